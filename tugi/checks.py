@@ -1,0 +1,16 @@
+"""Warnings about a configuration that is valid but probably not what the shop wants."""
+
+from __future__ import annotations
+
+from config.schema import Settings
+
+
+def warnings_for(settings: Settings) -> list[str]:
+    warnings: list[str] = []
+    if not settings.staff:
+        warnings.append("no staff are configured: every call goes to the outsourced centre")
+    if settings.masking.pool and settings.masking.encryption_key is None:
+        warnings.append("masking.encryption_key is not set: real numbers cannot be stored encrypted")
+    if not settings.http.api_tokens:
+        warnings.append("http.api_tokens is empty: the back-office API will refuse every request")
+    return warnings
