@@ -38,7 +38,7 @@ class LineIndex:
             if open_array is not None:
                 path, index = open_array
                 for _ in _STRING.findall(line.split("#")[0]):
-                    self._lines.setdefault(path + (index,), number)
+                    self._lines.setdefault((*path, index), number)
                     index += 1
                 open_array = None if "]" in _STRING.sub("", line.split("#")[0]) else (path, index)
                 continue
@@ -68,10 +68,10 @@ class LineIndex:
             value = key.group(2).split("#")[0].strip()
             if value.startswith("{"):
                 for inner in re.findall(r"([A-Za-z0-9_-]+)\s*=", value):
-                    self._lines.setdefault(path + (inner,), number)
+                    self._lines.setdefault((*path, inner), number)
             elif value.startswith("["):
                 for index, _ in enumerate(_STRING.findall(value)):
-                    self._lines.setdefault(path + (index,), number)
+                    self._lines.setdefault((*path, index), number)
                 if "]" not in _STRING.sub("", value):
                     open_array = (path, len(_STRING.findall(value)))
 

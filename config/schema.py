@@ -6,6 +6,7 @@ Phone numbers are normalised to E.164 here, once, so nothing downstream re-parse
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import time
 from ipaddress import ip_address
@@ -130,7 +131,7 @@ def _parse_ranges(value: object) -> object:
             end = time(h2, m2)
         ranges.append(TimeRange(start=time(h1, m1), end=end))
     ranges.sort(key=lambda r: r.start)
-    for earlier, later in zip(ranges, ranges[1:]):
+    for earlier, later in itertools.pairwise(ranges):
         if later.start < earlier.end:
             raise ValueError(f"time ranges {earlier} and {later} overlap")
     return tuple(ranges)
@@ -440,6 +441,7 @@ class Settings(_Frozen):
 
 
 __all__ = [
+    "WEEKDAYS",
     "Agi",
     "Asterisk",
     "Carrier",
@@ -456,7 +458,6 @@ __all__ = [
     "Showroom",
     "Staff",
     "TimeRange",
-    "WEEKDAYS",
     "parse_e164",
     "resolve_secret",
 ]

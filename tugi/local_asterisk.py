@@ -9,6 +9,7 @@ Asterisk binds only the loopback addresses the rendered configuration names.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -109,7 +110,7 @@ def ensure_root(root: Path | None = None) -> Path:
 
 
 def _modules_dir(root: Path) -> str:
-    for candidate in sorted(root.glob("usr/lib/*/asterisk/modules")) + [root / "usr/lib/asterisk/modules"]:
+    for candidate in [*sorted(root.glob("usr/lib/*/asterisk/modules")), root / "usr/lib/asterisk/modules"]:
         if candidate.is_dir():
             return "/" + str(candidate.relative_to(root))
     raise LocalAsteriskError(f"no Asterisk modules directory in {root}")
@@ -215,10 +216,8 @@ class LocalAsterisk:
         if self.process is None:
             return
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(LocalAsteriskError):
                 self.cli("core stop now", timeout=5)
-            except LocalAsteriskError:
-                pass
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
