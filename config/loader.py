@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -59,8 +60,10 @@ def parse_settings(text: str, filename: str = "<config>") -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        message = getattr(exc, "msg", str(exc))
+        # Python 3.11 puts the position only into the message: "... (at line 3, column 9)".
+        found = re.search(r"\(at line (\d+), column \d+\)$", str(exc))
+        line = int(found.group(1)) if found else None
+        message = str(exc)[: found.start()].strip() if found else str(exc)
         raise ConfigError([Problem(filename, line, "", f"not valid TOML: {message}")]) from None
     try:
         return Settings.model_validate(data)
