@@ -101,5 +101,5 @@ class Refusal:
     """What the operator's log may say about a refused call: a code and the shop's own numbers."""
 
     code: RefusalCode
-    proxy_number: str
+    proxy_number: str | None  # only ever a pool number; None when the dialled number is not one
     session_id: str | None = None

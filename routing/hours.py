@@ -56,7 +56,9 @@ def require_aware(at: datetime) -> None:
 
 def to_local(at: datetime, zone: ZoneInfo) -> datetime:
     require_aware(at)
-    return at.astimezone(zone)
+    # Through UTC: astimezone() to the datetime's own zone returns it untouched, so a wall time
+    # that never happened (inside a DST gap) would otherwise be taken at face value.
+    return at.astimezone(UTC).astimezone(zone)
 
 
 def format_clock(value: time) -> str:
@@ -127,7 +129,7 @@ def is_open(hours: Hours, zone: ZoneInfo, at: datetime) -> bool:
 
 
 def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
-    return instant.astimezone(zone).replace(tzinfo=None, fold=0)
+    return to_local(instant, zone).replace(tzinfo=None, fold=0)
 
 
 def _first_instant_at_wall(day: date, wall: time, zone: ZoneInfo) -> datetime:
@@ -158,18 +160,22 @@ def next_opening(hours: Hours, zone: ZoneInfo, at: datetime, search_days: int = 
     """The first moment at or after `at` when `hours` are open (`at` itself if open now).
 
     Returns None when nothing opens within `search_days` days, e.g. hours that are all closed.
+    The result is in `zone`; in the repeated autumn hour it has fold=1, which Python never finds
+    equal to a datetime in another zone, so compare instants in UTC.
     """
     local = to_local(at, zone)
     if open_state(hours, zone, at).is_open:
         return local
+    # Compare in UTC: datetimes sharing a tzinfo compare by wall time, ignoring fold and offset.
+    since = at.astimezone(UTC)
     for offset in range(search_days + 1):
         day = local.date() + timedelta(days=offset)
         for span in rule_for(hours, day).ranges:
             candidate = _first_instant_at_wall(day, span.start, zone)
-            if candidate < at:
+            if candidate.astimezone(UTC) < since:
                 # `at` may sit in the repeated hour of an autumn change; the later fold is next.
                 candidate = datetime.combine(day, span.start).replace(tzinfo=zone, fold=1)
-                if candidate < at:
+                if candidate.astimezone(UTC) < since:
                     continue
             wall = _wall(candidate, zone)
             if wall.date() == day and _in_range(wall.time(), span):

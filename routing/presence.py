@@ -101,7 +101,7 @@ class PersonPresence:
 
     @property
     def public_state(self) -> str:
-        """"available", "busy" or "offline": the dot the web widget shows, nothing more."""
+        """ "available", "busy" or "offline": the dot the web widget shows, nothing more."""
         if not self.online or self.status is SelfStatus.AWAY:
             return "offline"
         if self.status is not SelfStatus.AVAILABLE or self.device in _REFUSING or self.calls_in_progress:
@@ -117,7 +117,8 @@ class PersonPresence:
         if self.status is not SelfStatus.AVAILABLE:
             return _STATUS_REASON[self.status]
         if self.calls_in_progress >= max_calls:
-            return f"on {self.calls_in_progress} call(s), the most they take is {max_calls}"
+            calls = self.calls_in_progress
+            return f"already on {calls} call{'s' if calls > 1 else ''} (takes at most {max_calls})"
         return None
 
     def is_reachable(self, max_calls: int) -> bool:

@@ -17,7 +17,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Tests under integration/ that name a real-part fixture are marked so `-m "not asterisk"` works.
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if names & {"pbx", "phones", "sip_agent"}:
+        if names & {"pbx", "phones", "sip_agent", "tugi"}:
             item.add_marker(pytest.mark.asterisk)
 
 
@@ -52,3 +52,37 @@ def sip_agent(pbx) -> Iterator:
         yield agent
     finally:
         agent.close()
+
+
+@pytest.fixture(scope="session")
+def clock():
+    from tests.support.engine import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def tugi(pbx, settings: Settings, clock, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Tugi's engine (AMI, FastAGI, history on SQLite) against the test Asterisk."""
+    from tests.support.engine import EngineThread
+
+    db = tmp_path_factory.mktemp("tugi") / "history.sqlite3"
+    engine_settings = settings.model_copy(
+        update={"database": settings.database.model_copy(update={"url": f"sqlite:///{db}"})}
+    )
+    thread = EngineThread(engine_settings, clock)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="session")
+def phones(sip_agent) -> dict:
+    """The four staff phones of the test shop, registered for the whole session."""
+    registrar = f"127.0.0.1:{shop.SIP_PORT}"
+    return {
+        staff_id: sip_agent.phone(staff_id, password=f"test-secret-{staff_id}", registrar=registrar)
+        for staff_id in ("alice", "bob", "carol", "dan")
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config.schema import Settings
+from routing.coverage import unreachable_hours
 
 
 def warnings_for(settings: Settings) -> list[str]:
@@ -13,4 +14,5 @@ def warnings_for(settings: Settings) -> list[str]:
         warnings.append("masking.encryption_key is not set: real numbers cannot be stored encrypted")
     if not settings.http.api_tokens:
         warnings.append("http.api_tokens is empty: the back-office API will refuse every request")
+    warnings.extend(unreachable_hours(settings))
     return warnings

@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-REGISTRARS: list = []
+from tugi import db_command, route_command
+
+REGISTRARS: list = [route_command.register, db_command.register]

@@ -55,9 +55,8 @@ def test_ami_user_has_only_tugis_privileges(pbx) -> None:
     assert "originate" in shown.lower()
 
 
-def test_staff_phones_register_and_call_each_other(pbx, sip_agent) -> None:
-    alice = sip_agent.phone("alice", password="test-secret-alice", registrar=f"127.0.0.1:{shop.SIP_PORT}")
-    bob = sip_agent.phone("bob", password="test-secret-bob", registrar=f"127.0.0.1:{shop.SIP_PORT}")
+def test_staff_phones_register_and_call_each_other(pbx, phones) -> None:
+    alice, bob = phones["alice"], phones["bob"]
     contacts = pbx.cli("pjsip show contacts")
     assert "alice/sip:alice@127.0.0.1" in contacts and "bob/sip:bob@127.0.0.1" in contacts
 
@@ -81,5 +80,9 @@ def test_staff_phones_register_and_call_each_other(pbx, sip_agent) -> None:
 def test_a_phone_with_a_wrong_password_is_refused(pbx, sip_agent, password: str) -> None:
     from tests.support.sip import SipTestError
 
-    with pytest.raises(SipTestError, match="did not register"):
-        sip_agent.phone("carol", password=password, registrar=f"127.0.0.1:{shop.SIP_PORT}").wait_registered(3)
+    phone = sip_agent.phone("carol", password=password, registrar=f"127.0.0.1:{shop.SIP_PORT}", wait=False)
+    try:
+        with pytest.raises(SipTestError, match="did not register"):
+            phone.wait_registered(3)
+    finally:
+        phone.close()

@@ -349,6 +349,7 @@ class SipPhone:
         display: str | None = None,
         auto_answer: float | None = None,
         tone_hz: int | None = 440,
+        wait: bool = True,
     ) -> None:
         self.agent = agent
         self.user = user
@@ -397,7 +398,7 @@ class SipPhone:
 
         self._account = agent.run(create)
         agent.phones.append(self)  # before waiting: a phone that fails to register is still closed
-        if register:
+        if register and wait:
             self.wait_registered()
 
     def _track(self, handle: PhoneCall) -> None:
@@ -466,6 +467,12 @@ class SipPhone:
         for handle in list(self._calls):
             handle.hangup()
 
+    def close(self) -> None:
+        """Hang up, unregister and free this account's slot (pjsua2 has only a few)."""
+        if self in self.agent.phones:
+            self.agent.phones.remove(self)
+            self.agent.run(self._close_in_thread)
+
     def _close_in_thread(self) -> None:
         for handle in list(self._calls):
             if handle._call is not None:
@@ -483,3 +490,4 @@ class SipPhone:
         except pj.Error:
             pass
         self._account = None
+        gc.collect()

@@ -1,0 +1,247 @@
+"""Hand finished calls to the database without ever losing one, even while it is down.
+
+`submit` returns once the record is on disk (a JSON-lines spool, fsynced); one consumer
+task then stores records in order, retrying while the database is unreachable. A restart
+replays whatever the spool still holds: `HistoryStore.save_call` is idempotent, so a record
+stored just before a crash but not yet acknowledged is simply stored again in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from history.records import CallRecord
+from history.serialize import record_from_dict, record_to_dict
+
+log = logging.getLogger(__name__)
+
+SPOOL_NAME = "calls.jsonl"
+REJECTED_NAME = "rejected.jsonl"
+# the database cannot be reached: wait and try again, as long as it takes
+_UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+
+
+class CallSink(Protocol):
+    def save_call(self, record: CallRecord) -> int: ...
+
+
+class RecordWriter:
+    """The single consumer between the call tracker and the history database."""
+
+    def __init__(
+        self,
+        store: CallSink,
+        spool_dir: Path,
+        retry_seconds: tuple[float, float] = (0.5, 10.0),
+        *,
+        attempts_on_error: int = 5,
+    ) -> None:
+        """`retry_seconds` is (first, longest) pause between attempts while the database is down.
+
+        Any other database error (a constraint the record breaks, a missing table) is tried
+        `attempts_on_error` times, then the record is set aside in `rejected.jsonl` — still on
+        disk for an operator — so one bad record cannot hold up every call after it.
+        """
+        self._store = store
+        self._spool = _Spool(Path(spool_dir))
+        self._first_pause, self._longest_pause = retry_seconds
+        self._attempts_on_error = attempts_on_error
+        self._queue: asyncio.Queue[tuple[str, CallRecord]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Records submitted (or replayed) and not yet stored."""
+        return self._spool.pending
+
+    async def start(self) -> None:
+        """Replay the spool left by the last run, then start storing."""
+        if self._task is not None:
+            return
+        for key, record in await asyncio.to_thread(self._spool.recover):
+            self._queue.put_nowait((key, record))
+        if not self._queue.empty():
+            log.info("history writer: replaying %d call record(s) from the spool", self._queue.qsize())
+        self._task = asyncio.create_task(self._run(), name="history-writer")
+
+    async def submit(self, record: CallRecord) -> None:
+        """Durably accept a record: on return it is on disk and will reach the database."""
+        key = uuid.uuid4().hex
+        await asyncio.to_thread(self._spool.append, key, record)
+        self._queue.put_nowait((key, record))
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every record submitted so far is stored (or set aside as rejected)."""
+        if self._task is None:
+            raise RuntimeError("the history writer is not started; call start() first")
+        await asyncio.wait_for(self._queue.join(), timeout)
+
+    async def stop(self) -> None:
+        """Stop storing; records not yet stored stay in the spool for the next start."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def __aenter__(self) -> RecordWriter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        while True:
+            key, record = await self._queue.get()
+            try:
+                await self._deliver(key, record)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, key: str, record: CallRecord) -> None:
+        pause = self._first_pause
+        errors = 0
+        outage = False
+        while True:
+            try:
+                await asyncio.to_thread(self._store.save_call, record)
+            except _UNREACHABLE as exc:
+                if not outage:
+                    log.warning("history writer: database unreachable (%s); call %s waits in the spool",
+                                _reason(exc), record.linkedid)
+                    outage = True
+            except DBAPIError as exc:
+                errors += 1
+                if errors >= self._attempts_on_error:
+                    await self._reject(key, record, _reason(exc))
+                    return
+                log.warning("history writer: call %s not stored (%s); will try again", record.linkedid, _reason(exc))
+            except Exception as exc:
+                # a record the store refuses outright (say, a naive time): retrying cannot help
+                await self._reject(key, record, f"{type(exc).__name__}: {exc}")
+                return
+            else:
+                if outage:
+                    log.info("history writer: database reachable again")
+                await asyncio.to_thread(self._spool.ack, key)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self._longest_pause)
+
+    async def _reject(self, key: str, record: CallRecord, reason: str) -> None:
+        log.error("history writer: call %s cannot be stored (%s); kept in %s",
+                  record.linkedid, reason, self._spool.rejected_path)
+        await asyncio.to_thread(self._spool.reject, key, record, reason)
+
+
+class _Spool:
+    """An append-only JSON-lines file: `put` lines for records, `done` lines once stored.
+
+    Only `put` lines are fsynced: losing a `done` line just means storing a record twice,
+    which the store turns into one row. The file is emptied whenever nothing is pending.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / SPOOL_NAME
+        self.rejected_path = folder / REJECTED_NAME
+        self._folder = folder
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def recover(self) -> list[tuple[str, CallRecord]]:
+        """Read what the last run left, and rewrite the file with just that."""
+        with self._lock:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            entries = self._read()
+            self._rewrite(entries)
+            self._pending = set(entries)
+            return [(key, record_from_dict(data)) for key, data in entries.items()]
+
+    def append(self, key: str, record: CallRecord) -> None:
+        line = json.dumps({"put": key, "record": record_to_dict(record)}, ensure_ascii=False)
+        with self._lock:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as spool:
+                spool.write(line + "\n")
+                spool.flush()
+                os.fsync(spool.fileno())
+            self._pending.add(key)
+
+    def ack(self, key: str) -> None:
+        with self._lock:
+            self._pending.discard(key)
+            if not self._pending:
+                self._rewrite({})
+                return
+            with self.path.open("a", encoding="utf-8") as spool:
+                spool.write(json.dumps({"done": key}) + "\n")
+
+    def reject(self, key: str, record: CallRecord, reason: str) -> None:
+        line = json.dumps({"record": record_to_dict(record), "reason": reason}, ensure_ascii=False)
+        with self._lock, self.rejected_path.open("a", encoding="utf-8") as rejected:
+            rejected.write(line + "\n")
+            rejected.flush()
+            os.fsync(rejected.fileno())
+        self.ack(key)
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        entries: dict[str, dict[str, Any]] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return entries
+        for number, line in enumerate(lines, start=1):
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                # the last line may be cut short by a crash mid-write; it was never acknowledged
+                if number != len(lines):
+                    log.error("history writer: %s line %d is damaged and skipped", self.path, number)
+                continue
+            if "put" in item:
+                entries[item["put"]] = item["record"]
+            elif "done" in item:
+                entries.pop(item["done"], None)
+        return entries
+
+    def _rewrite(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Replace the spool atomically: a crash leaves the old file or the new one, never half."""
+        temporary = self.path.with_suffix(".tmp")
+        with temporary.open("w", encoding="utf-8") as spool:
+            for key, data in entries.items():
+                spool.write(json.dumps({"put": key, "record": data}, ensure_ascii=False) + "\n")
+            spool.flush()
+            os.fsync(spool.fileno())
+        os.replace(temporary, self.path)
+        _fsync_dir(self._folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,86 @@
+"""AMI wire format: frames in, actions out — with the two fixes panoramisk's protocol lacks.
+
+panoramisk decodes each TCP read on its own with errors ignored, so a UTF-8 character split
+across two reads is lost ("Müller" → "Mller"); here bytes are buffered until a whole frame
+(ending in a blank line) is there, and only then decoded. panoramisk also writes field values
+verbatim, so a CR/LF in a value starts a new action; here such a value is refused.
+Parsing of a complete frame is panoramisk's own `Message.from_line`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+from panoramisk.message import Message
+
+FRAME_END = b"\r\n\r\n"
+MAX_FRAME = 1 << 20  # a frame larger than 1 MiB is a broken stream, not an event
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+FieldValue = str | int | Sequence[str]
+
+
+class AmiInjectionError(ValueError):
+    """A value bound for AMI carried a line break or NUL: an injection, refused whole."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"AMI field {field!r} contains a line break or NUL character; refused")
+        self.field = field
+
+
+def encode_action(fields: Mapping[str, FieldValue]) -> bytes:
+    """Encode one action; every name and value is checked before anything is written."""
+    lines: list[str] = []
+    for name, value in fields.items():
+        if not _NAME.match(name):
+            raise AmiInjectionError(name)
+        values = [value] if isinstance(value, str | int) else list(value)
+        for item in values:
+            text = str(item)
+            if _FORBIDDEN.search(text):
+                raise AmiInjectionError(name)
+            lines.append(f"{name}: {text}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+class FrameBuffer:
+    """Accumulates bytes from the socket and yields whole AMI messages."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.banner: str | None = None
+        self.skipped = 0
+
+    def feed(self, data: bytes) -> Iterator[Message]:
+        self._buffer += data
+        if self.banner is None:
+            end = self._buffer.find(b"\r\n")
+            if end < 0:
+                return
+            self.banner = self._buffer[:end].decode("utf-8", "replace")
+            del self._buffer[: end + 2]
+        while True:
+            end = self._buffer.find(FRAME_END)
+            if end < 0:
+                if len(self._buffer) > MAX_FRAME:
+                    self._buffer.clear()
+                    self.skipped += 1
+                return
+            raw = bytes(self._buffer[:end])
+            del self._buffer[: end + len(FRAME_END)]
+            message = parse_frame(raw)
+            if message is None:
+                self.skipped += 1
+                continue
+            yield message
+
+
+def parse_frame(raw: bytes) -> Message | None:
+    """One frame's bytes → a Message, or None for a frame that is neither event nor response."""
+    text = raw.decode("utf-8", "replace").strip("\r\n")
+    if not text:
+        return None
+    return Message.from_line(text)

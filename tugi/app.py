@@ -1,0 +1,118 @@
+"""The composition root: builds every part from the settings and runs them together.
+
+Nothing else in Tugi constructs a store, a session or a server; each package takes what it
+needs as arguments, so tests build the same parts with other settings or a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from config.schema import Settings
+from history.records import CallRecord
+from pbx_bridge.agi_server import AgiServer
+from pbx_bridge.ami_session import AmiSession, AmiSettings
+from pbx_bridge.call_tokens import CallTokens
+from pbx_bridge.presence_feed import PresenceFeed
+from pbx_bridge.route_handler import RouteHandler
+
+log = logging.getLogger("tugi")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Engine:
+    """Every long-lived part of a running Tugi, wired once."""
+
+    settings: Settings
+    clock: Clock = utc_now
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("TUGI_DATA", ".tugi")))
+    ami: AmiSession = field(init=False)
+    presence: PresenceFeed = field(init=False)
+    routes: RouteHandler = field(init=False)
+    agi: AgiServer = field(init=False)
+    records: list[CallRecord] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.engine = create_engine(s.database.url, pool_pre_ping=True)
+        self.ami = AmiSession(AmiSettings(
+            host=s.asterisk.ami_host, port=s.asterisk.ami_port, username=s.asterisk.ami_username,
+            secret=s.asterisk.ami_secret.get_secret_value(),
+        ))
+        self.presence = PresenceFeed(s)
+        self.tokens = CallTokens(s.http.token_secret.get_secret_value(), s.shop.id) if s.http.token_secret else None
+        self.masking = self._build_masking()
+        self.history = self._build_history()
+        self.routes = RouteHandler(
+            s, presence=self.presence.current, clock=self.clock, tokens=self.tokens, masking=self.masking,
+            last_handler=self._last_handler,
+        )
+        self.agi = AgiServer(s.agi.host, s.agi.port)
+        self.agi.route("route", self.routes)
+        self.ami.subscribe(self.presence.on_event)
+        self.ami.on_login(self.presence.resync)
+        self._tasks: list[asyncio.Task] = []
+
+    def _build_masking(self):
+        from masking.crypto import NumberCipher
+        from masking.service import MaskingService
+
+        from history.masking_store import SqlSessionStore
+
+        key = self.settings.masking.encryption_key
+        if not self.settings.masking.pool or key is None:
+            return None
+        return MaskingService(SqlSessionStore(self.engine), self.settings, self.clock, NumberCipher(key.get_secret_value()))
+
+    def _build_history(self):
+        from history.protect import AesGcmProtector
+        from history.store import HistoryStore
+
+        key = self.settings.masking.encryption_key or self.settings.http.token_secret
+        secret = key.get_secret_value() if key else "tugi-local-history-key"
+        return HistoryStore(self.engine, AesGcmProtector(secret))
+
+    async def _last_handler(self, number: str) -> str | None:
+        return await asyncio.to_thread(self.history.last_handler, None, number)
+
+    async def start(self) -> None:
+        from history.migrate import upgrade
+
+        await asyncio.to_thread(upgrade, self.settings.database.url)
+        await self.agi.start()
+        await self.ami.start()
+
+    async def stop(self) -> None:
+        await self.ami.stop()
+        await self.agi.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.engine.dispose()
+
+
+async def run_forever(settings: Settings, stop: asyncio.Event) -> None:
+    engine = Engine(settings)
+    await engine.start()
+    log.info("Tugi is running for %s", settings.shop.name)
+    try:
+        await stop.wait()
+    finally:
+        await engine.stop()
