@@ -51,6 +51,10 @@ _ERASED_VALUES: dict[str, Any] = {
 }
 
 
+class _Raced(Exception):
+    """A concurrent save changed what this one was based on; the transaction is run again."""
+
+
 def natural_key(record: CallRecord) -> str:
     return f"call:{record.linkedid}"
 
@@ -410,7 +414,7 @@ class HistoryStore:
             try:
                 with self._session() as session, session.begin():
                     return work(session)
-            except IntegrityError:
+            except (IntegrityError, _Raced):
                 if attempt == attempts:
                     raise
                 log.debug("history: a concurrent writer got there first; trying again (%d)", attempt)
@@ -448,8 +452,15 @@ class HistoryStore:
             session.flush()
             target = row.id
         session.add_all(_leg_row(target, leg) for leg in record.legs)
-        known = set(session.scalars(select(CallUniqueid.uniqueid).where(CallUniqueid.uniqueid.in_(keys))))
-        session.add_all(CallUniqueid(uniqueid=key, interaction_id=target) for key in sorted(keys - known))
+        owners = dict(
+            session.execute(
+                select(CallUniqueid.uniqueid, CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(keys))
+            ).tuples()
+        )
+        if any(owner != target for owner in owners.values()):
+            # another save stored this call since we looked: start over and find its row
+            raise _Raced(record.linkedid)
+        session.add_all(CallUniqueid(uniqueid=key, interaction_id=target) for key in sorted(keys - owners.keys()))
         session.flush()
         return target
 
@@ -484,6 +495,7 @@ class HistoryStore:
         if customer_id is not None:
             erased_at = session.scalar(select(Customer.erased_at).where(Customer.id == customer_id))
         case_id = None
+        order_ref = record.order_ref
         extra = dict(record.extra)
         if record.case_ref:
             case = session.get(Case, record.case_ref)
@@ -493,6 +505,7 @@ class HistoryStore:
             else:
                 case_id = case.id
                 customer_id = customer_id or case.customer_id
+                order_ref = order_ref or case.order_ref
         caller = self._protected(record.caller_number, erased_at)
         callee = self._protected(record.callee_number, erased_at)
         return {
@@ -504,7 +517,7 @@ class HistoryStore:
             "answered_by": record.answered_by,
             "customer_id": customer_id,
             "case_id": case_id,
-            "order_ref": record.order_ref,
+            "order_ref": order_ref,
             "page_ref": record.page_ref,
             "caller_kind": record.caller_kind.value,
             "caller_ref": record.caller_ref,

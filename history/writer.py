@@ -9,13 +9,14 @@ stored just before a crash but not yet acknowledged is simply stored again in pl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -76,6 +77,8 @@ class RecordWriter:
 
     async def submit(self, record: CallRecord) -> None:
         """Durably accept a record: on return it is on disk and will reach the database."""
+        if self._task is None:
+            raise RuntimeError("the history writer is not started; call start() first")
         key = uuid.uuid4().hex
         await asyncio.to_thread(self._spool.append, key, record)
         self._queue.put_nowait((key, record))
@@ -91,10 +94,8 @@ class RecordWriter:
         if self._task is None:
             return
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self._task = None
 
     async def __aenter__(self) -> RecordWriter:
@@ -169,8 +170,10 @@ class _Spool:
     def recover(self) -> list[tuple[str, CallRecord]]:
         """Read what the last run left, and rewrite the file with just that."""
         with self._lock:
-            self._folder.mkdir(parents=True, exist_ok=True)
-            entries = self._read()
+            self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            entries, damaged = self._read()
+            for line in damaged:
+                self._write_rejected({"damaged_spool_line": line, "reason": "damaged spool line"})
             self._rewrite(entries)
             self._pending = set(entries)
             return [(key, record_from_dict(data)) for key, data in entries.items()]
@@ -178,8 +181,8 @@ class _Spool:
     def append(self, key: str, record: CallRecord) -> None:
         line = json.dumps({"put": key, "record": record_to_dict(record)}, ensure_ascii=False)
         with self._lock:
-            self._folder.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as spool:
+            self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with _open_private(self.path, "a") as spool:
                 spool.write(line + "\n")
                 spool.flush()
                 os.fsync(spool.fileno())
@@ -191,47 +194,58 @@ class _Spool:
             if not self._pending:
                 self._rewrite({})
                 return
-            with self.path.open("a", encoding="utf-8") as spool:
+            with _open_private(self.path, "a") as spool:
                 spool.write(json.dumps({"done": key}) + "\n")
 
     def reject(self, key: str, record: CallRecord, reason: str) -> None:
-        line = json.dumps({"record": record_to_dict(record), "reason": reason}, ensure_ascii=False)
-        with self._lock, self.rejected_path.open("a", encoding="utf-8") as rejected:
-            rejected.write(line + "\n")
-            rejected.flush()
-            os.fsync(rejected.fileno())
+        with self._lock:
+            self._write_rejected({"record": record_to_dict(record), "reason": reason})
         self.ack(key)
 
-    def _read(self) -> dict[str, dict[str, Any]]:
+    def _write_rejected(self, item: dict[str, Any]) -> None:
+        with _open_private(self.rejected_path, "a") as rejected:
+            rejected.write(json.dumps(item, ensure_ascii=False) + "\n")
+            rejected.flush()
+            os.fsync(rejected.fileno())
+
+    def _read(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
         entries: dict[str, dict[str, Any]] = {}
+        damaged: list[str] = []
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
-            return entries
+            return entries, damaged
         for number, line in enumerate(lines, start=1):
             try:
                 item = json.loads(line)
-            except json.JSONDecodeError:
-                # the last line may be cut short by a crash mid-write; it was never acknowledged
-                if number != len(lines):
-                    log.error("history writer: %s line %d is damaged and skipped", self.path, number)
-                continue
-            if "put" in item:
-                entries[item["put"]] = item["record"]
-            elif "done" in item:
-                entries.pop(item["done"], None)
-        return entries
+                if "put" in item:
+                    record_from_dict(item["record"])
+                    entries[item["put"]] = item["record"]
+                elif "done" in item:
+                    entries.pop(item["done"], None)
+            except (ValueError, KeyError, TypeError):
+                # a crash mid-write cuts the last line short (that submit never returned);
+                # anything else is kept for an operator rather than dropped
+                log.error("history writer: %s line %d is damaged; moved to %s", self.path, number, self.rejected_path)
+                damaged.append(line)
+        return entries, damaged
 
     def _rewrite(self, entries: dict[str, dict[str, Any]]) -> None:
         """Replace the spool atomically: a crash leaves the old file or the new one, never half."""
         temporary = self.path.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as spool:
+        with _open_private(temporary, "w") as spool:
             for key, data in entries.items():
                 spool.write(json.dumps({"put": key, "record": data}, ensure_ascii=False) + "\n")
             spool.flush()
             os.fsync(spool.fileno())
         os.replace(temporary, self.path)
         _fsync_dir(self._folder)
+
+
+def _open_private(path: Path, mode: str) -> IO[str]:
+    """Spooled records hold customers' numbers in clear: readable by Tugi's user only."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, 0o600), mode, encoding="utf-8")
 
 
 def _fsync_dir(folder: Path) -> None:

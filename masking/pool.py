@@ -35,7 +35,7 @@ class ProxyPool:
         self.numbers = tuple(numbers)
         self.single_number_mode = single_number_mode
         self.pin_digits = pin_digits
-        self._unique = self.numbers[1:] if single_number_mode else self.numbers
+        self._unique = self.numbers
         # Each allocation starts looking after the previous pick, so load spreads over the pool.
         self._cursor = 0
 

@@ -80,7 +80,7 @@ def _gaps(settings: Settings, day: _Day) -> list[_Gap]:
     gaps: list[_Gap] = []
     for start, end in itertools.pairwise(sorted(edges)):
         shop = _covers(day.shop, start)
-        showroom = _covers(day.showroom, start)
+        showroom = has_showroom and _covers(day.showroom, start)
         centre = settings.outsourced.enabled and _covers(day.outsourced, start)
         if centre or (shop and (has_team or (has_showroom and showroom))):
             continue

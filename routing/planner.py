@@ -13,7 +13,7 @@ from datetime import datetime
 from config.schema import Settings, Staff
 from routing.announcement import NOBODY_FREE, closed_announcement
 from routing.hours import next_opening, open_state, require_aware
-from routing.model import CallKind, CallRequest, Fallback, Plan, RingStep, Target
+from routing.model import CallKind, CallRequest, Fallback, Plan, RingStep, Target, TargetKind
 from routing.presence import PresenceSnapshot
 from routing.strategies import DESCRIPTIONS, order_team
 
@@ -32,8 +32,8 @@ class _Draft:
     skipped: dict[str, str] = field(default_factory=dict)
     rung: set[str] = field(default_factory=set)
 
-    def ring(self, kind: str, people: list[Staff], seconds: int, reason: str, label: str) -> None:
-        targets = tuple(Target(kind, p.id) for p in people)  # type: ignore[arg-type]
+    def ring(self, kind: TargetKind, people: list[Staff], seconds: int, reason: str, label: str) -> None:
+        targets = tuple(Target(kind, p.id) for p in people)
         self.steps.append(RingStep(targets, seconds, reason, label))
         self.rung.update(p.id for p in people)
 

@@ -34,13 +34,30 @@ def pbx(settings: Settings) -> Iterator:
     root = ensure_root()
     name = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     instance = LocalAsterisk(settings, name=name, root=root)
-    instance.start()
+    instance.start(extra={"pjsip.conf": _pjsip_with_test_web_phone(settings)})
     try:
         yield instance
     finally:
         instance.stop()
         if os.environ.get("TUGI_KEEP_PBX_RUNS") != "1":
             shutil.rmtree(instance.dir, ignore_errors=True)
+
+
+def _pjsip_with_test_web_phone(settings: Settings) -> str:
+    """The rendered pjsip.conf plus a plain-RTP phone that enters the web-call context.
+
+    pjsua2 speaks no WebRTC, so this endpoint stands in for the browser to test what the
+    web-call context does (token check, routing); the browser tests cover WebRTC itself.
+    """
+    from dialplans.render import render
+
+    (pjsip,) = [f.text for f in render(settings) if f.name == "pjsip.conf"]
+    return pjsip + (
+        "\n[webtest]\ntype=endpoint\ncontext=tugi-web\ntransport=transport-udp\ndisallow=all\nallow=ulaw\n"
+        "auth=webtest-auth\naors=webtest\ncallerid=\"Web visitor\" <web>\ndirect_media=no\n"
+        "\n[webtest-auth]\ntype=auth\nauth_type=userpass\nusername=webtest\npassword=test-secret-webtest\n"
+        "\n[webtest]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -84,5 +101,20 @@ def phones(sip_agent) -> dict:
     registrar = f"127.0.0.1:{shop.SIP_PORT}"
     return {
         staff_id: sip_agent.phone(staff_id, password=f"test-secret-{staff_id}", registrar=registrar)
-        for staff_id in ("alice", "bob", "carol", "dan")
+        for staff_id in ("alice", "bob", "carol", "dan", "webtest")
     }
+
+
+@pytest.fixture(scope="session")
+def outsourced_phone(sip_agent):
+    """The outsourced call centre's trunk: answers at 127.0.0.3, as the config says."""
+    return sip_agent.phone("testshop", bind_ip=shop.OUTSOURCED_IP, bind_port=shop.OUTSOURCED_PORT, register=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_call_left_ringing(request: pytest.FixtureRequest) -> Iterator:
+    yield
+    if "phones" in request.fixturenames:
+        for phone in request.getfixturevalue("phones").values():
+            phone.hangup_all()
+            phone.drain()

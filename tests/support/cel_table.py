@@ -8,7 +8,8 @@ One row per event, in the order Asterisk sent them::
 
 Columns (the AMI `CEL` event field each one holds):
 
-    eventname EventName   eventtime EventTime   cid_num  CallerIDnum  cid_name CallerIDname
+    eventname EventName   eventtime EventTime   timestamp Timestamp (the AMI header, epoch)
+    cid_num  CallerIDnum  cid_name CallerIDname
     exten     Exten       context   Context     channame Channel      appname  Application
     appdata   AppData     uniqueid  UniqueID    linkedid LinkedID     peer     Peer
     extra     Extra
@@ -19,8 +20,8 @@ Rows that are not CEL events:
   (what cel_custom's `eventtype` holds) and read back as `EventName: USER_DEFINED` plus
   `UserDefType: <name>`, as cel_manager sends it with `show_user_defined=yes`;
 * the AMI `Hold` and `Unhold` events (CEL has no hold event) are written as `HOLD`/`UNHOLD`
-  with the event's `Timestamp` header as `eventtime` in UTC, and read back as
-  `{"Event": "Hold"|"Unhold", "Timestamp": "<epoch seconds>", "Uniqueid": ..., ...}`.
+  with their `Timestamp` header (and, for the eye, that time in UTC as `eventtime`), and read
+  back as `{"Event": "Hold"|"Unhold", "Timestamp": "<epoch>", "Uniqueid": ..., ...}`.
 
 Cells are escaped so any value survives the round trip: backslash, `|`, control characters,
 anything outside printable ASCII, and a leading or trailing space are written as `\\\\`, `\\|`,
@@ -37,6 +38,7 @@ from pathlib import Path
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("eventname", "EventName"),
     ("eventtime", "EventTime"),
+    ("timestamp", "Timestamp"),
     ("cid_num", "CallerIDnum"),
     ("cid_name", "CallerIDname"),
     ("exten", "Exten"),
@@ -69,6 +71,7 @@ _AMI_FIELDS = {
     "channame": "Channel",
     "uniqueid": "Uniqueid",
     "linkedid": "Linkedid",
+    "timestamp": "Timestamp",
 }
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -204,15 +207,16 @@ def parse_table(text: str) -> list[dict[str, str]]:
         name = values.get("eventname", "")
         if name in AMI_ROWS:
             event = {"Event": AMI_ROWS[name]}
-            when = values.get("eventtime", "")
-            try:
-                stamp = datetime.strptime(when, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
-                event["Timestamp"] = f"{stamp:.6f}"
-            except ValueError:
-                event["Timestamp"] = when
             for column, value in values.items():
                 if column in _AMI_FIELDS:
                     event[_AMI_FIELDS[column]] = value
+            if not values.get("timestamp"):
+                when = values.get("eventtime", "")
+                try:
+                    stamp = datetime.strptime(when, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+                    event["Timestamp"] = f"{stamp:.6f}"
+                except ValueError:
+                    event["Timestamp"] = when
             events.append(event)
             continue
         event = {"Event": "CEL"}

@@ -463,6 +463,11 @@ class SipPhone:
                 handle._answer_at = None
                 handle.answer()
 
+    def drain(self) -> None:
+        """Forget incoming calls nobody picked up from the queue (after a test)."""
+        while not self._incoming.empty():
+            self._incoming.get_nowait()
+
     def hangup_all(self) -> None:
         for handle in list(self._calls):
             handle.hangup()

@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from routing.presence import (
     PUBLIC_STATES,
@@ -169,6 +170,6 @@ def test_call_end_needs_an_aware_time() -> None:
 
 def test_snapshots_compare_by_content() -> None:
     assert PresenceSnapshot.all_available(["mari"]) == PresenceSnapshot.all_available(["mari"])
-    assert apply_registration(PresenceSnapshot.all_available(["mari"]), "mari", False) != PresenceSnapshot.all_available(
-        ["mari"]
-    )
+    assert apply_registration(
+        PresenceSnapshot.all_available(["mari"]), "mari", False
+    ) != PresenceSnapshot.all_available(["mari"])

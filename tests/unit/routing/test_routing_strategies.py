@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.schema import Settings
 from routing.presence import DeviceState, PersonPresence, PresenceSnapshot, SelfStatus
