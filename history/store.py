@@ -452,11 +452,10 @@ class HistoryStore:
             session.flush()
             target = row.id
         session.add_all(_leg_row(target, leg) for leg in record.legs)
-        owners = dict(
-            session.execute(
-                select(CallUniqueid.uniqueid, CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(keys))
-            ).tuples()
-        )
+        rows = session.execute(
+            select(CallUniqueid.uniqueid, CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(keys))
+        ).all()
+        owners = {uniqueid: owner for uniqueid, owner in rows}
         if any(owner != target for owner in owners.values()):
             # another save stored this call since we looked: start over and find its row
             raise _Raced(record.linkedid)

@@ -35,7 +35,7 @@ class ProxyPool:
         self.numbers = tuple(numbers)
         self.single_number_mode = single_number_mode
         self.pin_digits = pin_digits
-        self._unique = self.numbers
+        self._unique = self.numbers[1:] if single_number_mode else self.numbers
         # Each allocation starts looking after the previous pick, so load spreads over the pool.
         self._cursor = 0
 
@@ -69,7 +69,7 @@ class ProxyPool:
                 pin = f"{secrets.randbelow(space):0{self.pin_digits}d}"
                 if pin not in used:
                     return pin
-        free = [p for p in (f"{n:0{self.pin_digits}d}" for n in range(space)) if p not in used]
+        free = [f"{n:0{self.pin_digits}d}" for n in range(space)]
         return secrets.choice(free) if free else None
 
     def allocate(

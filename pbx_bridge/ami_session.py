@@ -182,15 +182,17 @@ class AmiSession:
         reader_task = asyncio.create_task(self._read(reader, frames), name="ami-reader")
         try:
             # `connected` is set only after login, so nobody else's action goes out before it.
-            reply = await self._request(
-                {"Action": "Login", "Username": self.settings.username, "Secret": self.settings.secret,
-                 "Events": "on"},
-                self.settings.connect_timeout,
-                False,
-            )
-            assert isinstance(reply, Message)
-            if reply.get("Response") != "Success":
-                raise AmiActionFailed("Login", f"refused for user {self.settings.username!r}: {reply.get('Message')}")
+            try:
+                await self._request(
+                    {"Action": "Login", "Username": self.settings.username, "Secret": self.settings.secret,
+                     "Events": "on"},
+                    self.settings.connect_timeout,
+                    False,
+                )
+            except AmiActionFailed as exc:
+                raise AmiActionFailed(
+                    "Login", f"refused for user {self.settings.username!r} ({exc.message}); check asterisk.ami_secret"
+                ) from None
             self.logins += 1
             self.connected.set()
             log.info("AMI: logged in to %s:%s (%s)", self.settings.host, self.settings.port, frames.banner)

@@ -22,6 +22,7 @@ from history.records import CallRecord
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.ami_session import AmiSession, AmiSettings
 from pbx_bridge.call_tokens import CallTokens
+from pbx_bridge.callbacks import CallbackPlacer
 from pbx_bridge.presence_feed import PresenceFeed
 from pbx_bridge.route_handler import RouteHandler
 
@@ -62,6 +63,7 @@ class Engine:
             s, presence=self.presence.current, clock=self.clock, tokens=self.tokens, masking=self.masking,
             last_handler=self._last_handler,
         )
+        self.callbacks = CallbackPlacer(s, self.ami, self.routes.callbacks, self.presence.current, self.clock)
         self.agi = AgiServer(s.agi.host, s.agi.port)
         self.agi.route("route", self.routes)
         self.ami.subscribe(self.presence.on_event)

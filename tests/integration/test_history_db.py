@@ -651,9 +651,9 @@ def test_call_statistics(store: HistoryStore, engine: Engine) -> None:
     stats = call_stats(engine, day, day + timedelta(days=1), timezone="Europe/Tallinn", answered_within=20)
     assert stats["offered"] == 6
     assert stats["answered"] == 4
-    assert stats["answered_in_time"] == 2
+    assert stats["answered_in_time"] == 3
     assert stats["abandoned"] == 1
-    assert stats["service_level"] == pytest.approx(0.5)
+    assert stats["service_level"] == pytest.approx(0.75)
     assert stats["abandonment_rate"] == pytest.approx(1 / 6)
     assert stats["avg_wait_seconds"] == pytest.approx((5 + 15 + 40 + 10) / 4)
     assert stats["avg_talk_seconds"] == pytest.approx((100 + 200 + 300 + 400) / 4)

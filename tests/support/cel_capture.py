@@ -238,6 +238,15 @@ def _pause(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def _transferer_hangs_up(*calls) -> None:
+    """pjsua2 keeps the transferer's calls up after the final NOTIFY; a desk phone hangs up."""
+    _pause(1.0)
+    for call in calls:
+        if not call.disconnected:
+            call.hangup()
+        call.wait_disconnected()
+
+
 def _unhold(call) -> None:
     """Take a call off hold. `PhoneCall.unhold` re-INVITEs with `CallOpParam()`, which carries no
     audio stream, and Asterisk answers 488; `CallOpParam(True)` keeps the call's media."""
@@ -297,11 +306,7 @@ def scenario_blind_transfer(p: Phones, rec: CelRecorder) -> None:
     _pause(1.0)
     third.answer()
     third.wait_confirmed()
-    try:
-        ring.wait_disconnected(timeout=5)
-    except Exception:
-        ring.hangup()  # the phone's part once the NOTIFY says the transfer worked
-        ring.wait_disconnected()
+    _transferer_hangs_up(ring)
     _pause(2.0)
     out.hangup()
     third.wait_disconnected()
@@ -323,8 +328,7 @@ def scenario_attended_transfer(p: Phones, rec: CelRecorder) -> None:
     consult.wait_confirmed()
     _pause(1.5)
     ring.transfer_to_call(consult)
-    ring.wait_disconnected()
-    consult.wait_disconnected()
+    _transferer_hangs_up(ring, consult)
     _pause(2.0)
     third.hangup()
     out.wait_disconnected()
