@@ -69,7 +69,7 @@ class ProxyPool:
                 pin = f"{secrets.randbelow(space):0{self.pin_digits}d}"
                 if pin not in used:
                     return pin
-        free = [f"{n:0{self.pin_digits}d}" for n in range(space)]
+        free = [p for p in (f"{n:0{self.pin_digits}d}" for n in range(space)) if p not in used]
         return secrets.choice(free) if free else None
 
     def allocate(

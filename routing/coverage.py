@@ -1,7 +1,7 @@
 """Times of the week when a call would reach nobody, found from the configuration alone.
 
 The rules mirror the planner's: the team and the showroom answer only while the shop is open
-(the showroom also needs its own hours), and the outsourced centre answers when enabled and open.
+(the showroom answers during its own hours, even while the shop is closed), and the outsourced centre answers when enabled and open.
 Presence is not known here, so everyone configured is assumed to be at their phone.
 Wall time is compared in whole minutes, which is the precision hours are written in.
 """
@@ -82,7 +82,7 @@ def _gaps(settings: Settings, day: _Day) -> list[_Gap]:
         shop = _covers(day.shop, start)
         showroom = has_showroom and _covers(day.showroom, start)
         centre = settings.outsourced.enabled and _covers(day.outsourced, start)
-        if centre or (shop and (has_team or (has_showroom and showroom))):
+        if centre or (shop and has_team) or (has_showroom and showroom):
             continue
         if gaps and gaps[-1].end == start and gaps[-1].shop_open == shop:
             last = gaps[-1]

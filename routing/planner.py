@@ -98,7 +98,10 @@ def _plan_customer(
     draft = _Draft()
     shop = open_state(settings.shop.hours, settings.shop.zone, at)
     if not shop.is_open:
-        draft.reasons.append(f"the shop is closed ({shop.reason}); nobody in the shop is rung")
+        # The showroom keeps hours of its own (often Saturdays): while it is open its specialist
+        # still answers, even when the shop's phone line is closed.
+        draft.reasons.append(f"the shop is closed ({shop.reason}); its team is not rung")
+        _showroom(draft, at, presence, settings)
         return draft.finish(_fallback(settings, at, shop_open=False))
     draft.reasons.append(f"the shop is open ({shop.reason})")
     _requested_person(draft, request, presence, settings)

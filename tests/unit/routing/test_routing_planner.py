@@ -195,7 +195,7 @@ def test_after_hours_goes_to_outsourced_without_ringing_anyone(settings: Setting
     plan = plan_call(request, TUESDAY_20, everyone(settings), settings)
     assert plan.steps == ()
     assert plan.fallback.kind == "outsourced"
-    assert plan.reasons == ("the shop is closed (Tuesday 09:00-17:00); nobody in the shop is rung",)
+    assert plan.reasons == ("the shop is closed (Tuesday 09:00-17:00); its team is not rung",)
 
 
 def test_christmas_eve_is_closed(settings: Settings) -> None:
@@ -282,4 +282,12 @@ def test_shop_without_staff(make_settings) -> None:
     settings = make_settings(staff="")
     plan = plan_call(WEB, TUESDAY_11, PresenceSnapshot(), settings)
     assert plan.steps == () and plan.skipped == ()
+    assert plan.fallback.kind == "outsourced"
+
+
+def test_on_a_saturday_the_showroom_answers_in_its_own_hours_before_the_outsourced_centre(settings: Settings) -> None:
+    saturday_noon = datetime(2026, 12, 19, 12, 0, tzinfo=TALLINN)
+    plan = plan_call(CallRequest(CallKind.WEB), saturday_noon, everyone(settings), settings)
+    assert [step.label for step in plan.steps] == ["showroom"]
+    assert all(t.kind == "showroom" for t in plan.steps[0].targets)
     assert plan.fallback.kind == "outsourced"
