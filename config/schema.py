@@ -334,6 +334,15 @@ class Masking(_Frozen):
         return value
 
 
+    @model_validator(mode="after")
+    def _key_for_pool(self) -> Masking:
+        if self.pool and self.encryption_key is None:
+            raise ValueError(
+                "encryption_key is required when the pool lists proxy numbers: real numbers are stored encrypted"
+            )
+        return self
+
+
 class Routing(_Frozen):
     strategy: Literal["ring_all", "round_robin", "longest_idle"] = "ring_all"
     person_ring_seconds: int = Field(default=15, ge=5, le=120)

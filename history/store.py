@@ -7,12 +7,14 @@ caller asks with `include_numbers=True` — which only the shop's back office ma
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -422,6 +424,8 @@ class HistoryStore:
                 if attempt == attempts or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_SQLSTATES:
                     raise
                 log.debug("history: transaction aborted by the database (%s); trying again", exc.orig)
+            # a random pause, so that the same two savers do not collide again in lockstep
+            time.sleep(random.uniform(0, 0.005 * attempt))
         raise AssertionError("unreachable")
 
     def _save_call(self, session: Session, record: CallRecord) -> int:
@@ -452,14 +456,17 @@ class HistoryStore:
             session.flush()
             target = row.id
         session.add_all(_leg_row(target, leg) for leg in record.legs)
-        rows = session.execute(
+        seen = session.execute(
             select(CallUniqueid.uniqueid, CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(keys))
         ).all()
-        owners = {uniqueid: owner for uniqueid, owner in rows}
+        owners = {uniqueid: owner for uniqueid, owner in seen}
         if any(owner != target for owner in owners.values()):
             # another save stored this call since we looked: start over and find its row
             raise _Raced(record.linkedid)
-        session.add_all(CallUniqueid(uniqueid=key, interaction_id=target) for key in sorted(keys - owners.keys()))
+        new_keys = sorted(keys - owners.keys())  # one order everywhere: racing savers do not deadlock
+        if new_keys:
+            # one multi-row INSERT: psycopg's executemany pipeline logs noise when a race aborts it
+            session.execute(insert(CallUniqueid).values([{"uniqueid": k, "interaction_id": target} for k in new_keys]))
         session.flush()
         return target
 

@@ -49,7 +49,9 @@ def is_ref(value: object) -> bool:
 
 
 def check_ref(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
+        raise MaskingInputError(field, "must be a string")
+    if not value:
         raise MaskingInputError(field, "is required")
     if _CONTROL.search(value):
         raise MaskingInputError(field, "contains a line break or control character")
@@ -66,7 +68,9 @@ def check_optional_ref(field: str, value: object) -> str | None:
 
 def check_number(field: str, value: object, default_region: str, allowed_regions: tuple[str, ...]) -> str:
     """Return the number in E.164, or raise MaskingInputError naming `field`."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        raise MaskingInputError(field, "must be a string, e.g. \"+372 5123 4567\"")
+    if not value.strip():
         raise MaskingInputError(field, "is required, e.g. \"+372 5123 4567\"")
     if _CONTROL.search(value):
         raise MaskingInputError(field, "contains a line break or control character")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import Engine as Engine_
+from sqlalchemy import create_engine, event
 
 from config.schema import Settings
 from history.records import CallRecord
@@ -35,6 +36,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def create_database_engine(url: str) -> Engine_:
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        # Erased personal data must not linger in SQLite's free pages.
+        @event.listens_for(engine, "connect")
+        def _secure_delete(connection, _record) -> None:  # type: ignore[no-untyped-def]
+            connection.execute("PRAGMA secure_delete = ON")
+            connection.execute("PRAGMA journal_mode = WAL")
+
+    return engine
+
+
 @dataclass
 class Engine:
     """Every long-lived part of a running Tugi, wired once."""
@@ -50,7 +63,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.engine = create_engine(s.database.url, pool_pre_ping=True)
+        self.engine = create_database_engine(s.database.url)
         self.ami = AmiSession(AmiSettings(
             host=s.asterisk.ami_host, port=s.asterisk.ami_port, username=s.asterisk.ami_username,
             secret=s.asterisk.ami_secret.get_secret_value(),
@@ -79,7 +92,12 @@ class Engine:
         key = self.settings.masking.encryption_key
         if not self.settings.masking.pool or key is None:
             return None
-        return MaskingService(SqlSessionStore(self.engine), self.settings, self.clock, NumberCipher(key.get_secret_value()))
+        return MaskingService(
+            SqlSessionStore(self.engine), self.settings, self.clock, NumberCipher(key.get_secret_value()),
+            on_refusal=lambda refusal: log.info(
+                "masked call refused: %s (proxy %s)", refusal.code, refusal.proxy_number or "-"
+            ),
+        )
 
     def _build_history(self):
         from history.protect import AesGcmProtector
@@ -98,6 +116,19 @@ class Engine:
         await asyncio.to_thread(upgrade, self.settings.database.url)
         await self.agi.start()
         await self.ami.start()
+        if self.masking is not None:
+            self._tasks.append(asyncio.create_task(self._housekeeping(), name="masking-housekeeping"))
+
+    async def _housekeeping(self, every: float = 60.0) -> None:
+        """Expire delivery sessions past their time and purge closed ones past retention."""
+        while True:
+            try:
+                done = await asyncio.to_thread(self.masking.expire_and_purge, self.clock())
+                if done.expired or done.purged:
+                    log.info("masking: %d sessions expired, %d purged", done.expired, done.purged)
+            except Exception:
+                log.warning("masking housekeeping failed; will retry", exc_info=True)
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
         await self.ami.stop()

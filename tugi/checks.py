@@ -10,8 +10,6 @@ def warnings_for(settings: Settings) -> list[str]:
     warnings: list[str] = []
     if not settings.staff:
         warnings.append("no staff are configured: every call goes to the outsourced centre")
-    if settings.masking.pool and settings.masking.encryption_key is None:
-        warnings.append("masking.encryption_key is not set: real numbers cannot be stored encrypted")
     if not settings.http.api_tokens:
         warnings.append("http.api_tokens is empty: the back-office API will refuse every request")
     warnings.extend(unreachable_hours(settings))

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from config.schema import Asterisk, Masking, Settings, Shop
 from history.base import Base
@@ -48,7 +49,7 @@ def pg_url() -> Iterator[str]:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any failure to connect means "no server here"
+    except OperationalError as error:
         pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {error}")
     name = f"tugi_test_masking_{secrets.token_hex(4)}"
     with admin.connect() as conn:
@@ -103,6 +104,7 @@ class Harness:
     def __init__(self, engine: Engine, **masking: Any) -> None:
         masking.setdefault("pool", (P1, P2, P3))
         masking.setdefault("single_number_mode", False)
+        masking.setdefault("encryption_key", KEY)
         self.engine = engine
         self.clock = Clock()
         self.cipher = NumberCipher(KEY)

@@ -32,7 +32,9 @@ async def erase_customer(request: web.Request) -> web.Response:
             raise ApiError(400, f"customer_id: {exc.message}", "customer_id") from None
     if not in_history and not sessions:
         raise not_found(f"there is no customer with id {customer} in the history or in masked calls")
-    return web.json_response({"customer_id": customer, "history_erased": in_history, "masking_sessions_erased": sessions})
+    return web.json_response(
+        {"customer_id": customer, "history_erased": in_history, "masking_sessions_erased": sessions}
+    )
 
 
 ENDPOINTS = (Endpoint("POST", "/api/gdpr/erase", erase_customer, Access.BACK_OFFICE, "gdpr.erase"),)

@@ -7,7 +7,7 @@ all, so no later change can leak one into it by accident.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from history.protect import mask_number
@@ -32,6 +32,11 @@ def create_arguments(body: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
+def iso(moment: datetime | None) -> str | None:
+    """Times leave in UTC, as the history's do, whatever zone the store or the clock used."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
 def state(session: MaskingSession, now: datetime) -> str:
     if session.closed_at is not None or session.erased:
         return "closed"
@@ -54,7 +59,7 @@ def created(session: MaskingSession) -> dict[str, Any]:
         "pin": session.pin,
         "customer_dials": dials(session),
         "courier_dials": dials(session),
-        "expires_at": session.expires_at.isoformat(),
+        "expires_at": iso(session.expires_at),
     }
 
 
@@ -77,9 +82,9 @@ def back_office_view(session: MaskingSession, now: datetime, include_numbers: bo
         "pin": session.pin,
         "customer_dials": dials(session),
         "courier_dials": dials(session),
-        "created_at": session.created_at.isoformat(),
-        "expires_at": session.expires_at.isoformat(),
-        "closed_at": None if session.closed_at is None else session.closed_at.isoformat(),
+        "created_at": iso(session.created_at),
+        "expires_at": iso(session.expires_at),
+        "closed_at": iso(session.closed_at),
         "erased": session.erased,
     }
 
@@ -92,5 +97,5 @@ def courier_view(session: MaskingSession, now: datetime) -> dict[str, Any]:
         "proxy_number": session.proxy_number,
         "pin": session.pin,
         "dial": dials(session),
-        "expires_at": session.expires_at.isoformat(),
+        "expires_at": iso(session.expires_at),
     }

@@ -54,6 +54,7 @@ class MaskingMachine(RuleBasedStateMachine):
                 pin_digits=pin_digits,
                 retention_days=retention_days,
                 max_failed_attempts=100,
+                encryption_key=KEY,
             ),
         )
         self.service = MaskingService(self.store, self.config, self.clock, self.cipher)

@@ -38,6 +38,7 @@ class Harness:
     def __init__(self, **masking: object) -> None:
         masking.setdefault("pool", (P1, P2, P3))
         masking.setdefault("single_number_mode", False)
+        masking.setdefault("encryption_key", KEY)
         self.settings = Settings(
             shop=Shop(name="Test", default_region="EE", allowed_regions=("EE", "LV", "GB")),
             asterisk=Asterisk(ami_secret="x"),
@@ -161,14 +162,16 @@ SHARED_COST_LV = phonenumbers.format_number(
         ("courier_number", SHARED_COST_LV, "shared-cost"),
         ("courier_number", "+358412345678", "region FI"),
         ("courier_number", "", "required"),
+        ("courier_number", 37252000001, "must be a string"),
+        ("order_ref", None, "must be a string"),
     ],
 )
-def test_bad_input_names_the_field(h: Harness, field: str, value: str, fragment: str) -> None:
+def test_bad_input_names_the_field(h: Harness, field: str, value: object, fragment: str) -> None:
     with pytest.raises(MaskingInputError) as error:
         h.service.open_session(**{**VALID, field: value})
     assert error.value.field == field
     assert fragment in error.value.message
-    digits = "".join(ch for ch in value if ch.isdigit())
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
     if len(digits) >= 6:
         assert digits not in str(error.value), "an error message must not repeat a number"
     assert h.store.all() == []

@@ -1,0 +1,106 @@
+"""From Asterisk's events to stored records: tracker in, Tugi's routing notes merged, writer out.
+
+The tracker knows what happened on the channels; the route handler knows why (the kind of
+call, the page and order it came from, the steps tried, a refusal). A record is complete only
+with both, so they meet here, once per finished call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from history.records import CallRecord, Channel, Disposition, PartyKind
+from pbx_bridge.route_handler import CallNote
+
+log = logging.getLogger(__name__)
+
+TRACKED_EVENTS = frozenset({"CEL", "Hold", "Unhold"})
+
+_CHANNEL_OF_KIND = {
+    "web": Channel.WEB,
+    "callback": Channel.CALLBACK,
+    "inbound": Channel.PHONE,
+    "masked": Channel.MASKED,
+    "internal": Channel.INTERNAL,
+    "outbound": Channel.OUTBOUND,
+}
+_PARTY_OF_ROLE = {"customer": PartyKind.CUSTOMER, "courier": PartyKind.COURIER}
+
+
+class Tracker(Protocol):
+    def feed(self, event: Mapping[str, str]) -> list[CallRecord]: ...
+
+
+Sink = Callable[[CallRecord], Awaitable[None]]
+
+
+def annotate(record: CallRecord, notes: Mapping[str, CallNote]) -> CallRecord:
+    """Merge what Tugi decided for this call (if it decided anything) into its record."""
+    note = next((notes[u] for u in record.uniqueids if u in notes), None)
+    if note is None:
+        return record
+    changes: dict[str, Any] = {
+        "page_ref": record.page_ref or note.page_ref,
+        "order_ref": record.order_ref or note.order_ref,
+        "case_ref": record.case_ref or note.case_ref,
+        "route": tuple(note.route) or record.route,
+        "targets_tried": tuple(note.targets_tried) or record.targets_tried,
+    }
+    if note.kind in _CHANNEL_OF_KIND:
+        changes["channel"] = _CHANNEL_OF_KIND[note.kind]
+    if note.refused and record.disposition is not Disposition.ANSWERED:
+        changes["disposition"] = Disposition.REFUSED
+        changes["extra"] = {**record.extra, "refused": note.refused}
+    if note.caller_role in _PARTY_OF_ROLE:
+        changes["caller_kind"] = _PARTY_OF_ROLE[note.caller_role]
+        changes["caller_ref"] = note.caller_ref
+    if note.masking_session:
+        changes["extra"] = {**changes.get("extra", record.extra), "masking_session": note.masking_session,
+                            "callee_ref": note.callee_ref or ""}
+    return dataclasses.replace(record, **changes)
+
+
+class CallRecorder:
+    def __init__(
+        self,
+        tracker: Tracker,
+        notes: Mapping[str, CallNote],
+        sink: Sink,
+        journal: Callable[[str, list[dict[str, str]]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.notes = notes
+        self.sink = sink
+        self.journal = journal
+        self._raw: dict[str, list[dict[str, str]]] = {}
+        self.recorded = 0
+
+    async def on_event(self, event: Mapping[str, str]) -> None:
+        if event.get("Event") not in TRACKED_EVENTS:
+            return
+        fields = {k: v for k, v in event.items() if isinstance(v, str)}
+        linkedid = fields.get("LinkedID") or fields.get("Linkedid") or fields.get("Uniqueid", "")
+        self._raw.setdefault(linkedid, []).append(fields)
+        try:
+            finished = self.tracker.feed(fields)
+        except Exception:
+            log.exception("call tracker failed on a %s event; skipped", fields.get("EventName", "?"))
+            return
+        for record in finished:
+            await self._finish(record)
+
+    async def _finish(self, record: CallRecord) -> None:
+        record = annotate(record, self.notes)
+        events = []
+        for uniqueid in {record.linkedid, *record.uniqueids}:
+            events += self._raw.pop(uniqueid, [])
+        if self.journal is not None and events:
+            try:
+                await self.journal(record.linkedid, events)
+            except Exception:
+                log.warning("could not journal the events of call %s", record.linkedid, exc_info=True)
+        await self.sink(record)
+        self.recorded += 1
