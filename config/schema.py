@@ -389,6 +389,10 @@ class Agi(_Frozen):
 
 class Database(_Frozen):
     url: str = "sqlite:///tugi.sqlite3"
+    encryption_key: Secret | None = Field(
+        default=None,
+        description="key for the phone numbers in the history; a key file in the data folder if unset",
+    )
 
 
 class Http(_Frozen):

@@ -46,9 +46,8 @@ class CallbackPlacer:
         self._originated: set[str] = set()
 
     def choose_staff(self, requested: str | None) -> str:
-        plan = plan_call(
-            CallRequest(kind=CallKind.CALLBACK, requested_person=requested), self.clock(), self.presence(), self.settings
-        )
+        request = CallRequest(kind=CallKind.CALLBACK, requested_person=requested)
+        plan = plan_call(request, self.clock(), self.presence(), self.settings)
         staff = plan.staff_rung
         if not staff:
             raise CallbackError("nobody in the shop is free to call you back right now; please try again later")

@@ -25,6 +25,7 @@ CSV is counted in `errors` and skipped; it never raises.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
@@ -55,6 +56,9 @@ CSV_FIELDS: tuple[str, ...] = (
     "UserDefType",
     "Extra",
 )
+
+# How every row Asterisk writes begins: the quoted event name, then the next field.
+_ROW_START = re.compile(r'^"[A-Za-z][A-Za-z0-9_]*",')
 
 # The cel_custom expression that writes each field (the template's mapping, in order).
 CSV_EXPRESSIONS: dict[str, str] = {
@@ -103,13 +107,18 @@ def event_from_row(row: list[str]) -> dict[str, str] | None:
 def read_events(lines: Iterable[str], errors: Counter[str] | None = None) -> Iterator[dict[str, str]]:
     """Event dicts from the file's lines (with or without line ends), in file order.
 
-    A quoted field may span lines (a value with a line break in it); a row still open when the
-    lines run out is the one Asterisk is writing and is left out.
+    A quoted field may span lines (a value with a line break in it) until a line that starts a
+    new row; a row still open when the lines run out is the one Asterisk is writing and is left
+    out (counted as "unfinished").
     """
     errors = errors if errors is not None else Counter()
     pending = ""
     for line in lines:
-        pending += line if line.endswith("\n") else line + "\n"
+        line = line if line.endswith("\n") else line + "\n"
+        if pending and _ROW_START.match(line):
+            errors["malformed"] += 1      # an unbalanced quote must not swallow the rows after it
+            pending = ""
+        pending += line
         if pending.count('"') % 2:
             continue                      # inside a quoted field: the row goes on
         text, pending = pending, ""

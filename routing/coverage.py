@@ -1,7 +1,8 @@
 """Times of the week when a call would reach nobody, found from the configuration alone.
 
 The rules mirror the planner's: the team and the showroom answer only while the shop is open
-(the showroom answers during its own hours, even while the shop is closed), and the outsourced centre answers when enabled and open.
+(the showroom answers
+during its own hours, even while the shop is closed), and the outsourced centre answers when enabled and open.
 Presence is not known here, so everyone configured is assumed to be at their phone.
 Wall time is compared in whole minutes, which is the precision hours are written in.
 """

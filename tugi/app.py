@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -84,10 +85,9 @@ class Engine:
         self._tasks: list[asyncio.Task] = []
 
     def _build_masking(self):
+        from history.masking_store import SqlSessionStore
         from masking.crypto import NumberCipher
         from masking.service import MaskingService
-
-        from history.masking_store import SqlSessionStore
 
         key = self.settings.masking.encryption_key
         if not self.settings.masking.pool or key is None:
@@ -103,9 +103,20 @@ class Engine:
         from history.protect import AesGcmProtector
         from history.store import HistoryStore
 
-        key = self.settings.masking.encryption_key or self.settings.http.token_secret
-        secret = key.get_secret_value() if key else "tugi-local-history-key"
+        key = self.settings.database.encryption_key
+        secret = key.get_secret_value() if key else self._local_key("history.key")
         return HistoryStore(self.engine, AesGcmProtector(secret))
+
+    def _local_key(self, name: str) -> str:
+        """A random key kept in the data folder (mode 0600), for installs that set none."""
+        path = self.data_dir / name
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+            log.warning("no database.encryption_key configured; generated %s — back it up", path)
+        return path.read_text().strip()
 
     async def _last_handler(self, number: str) -> str | None:
         return await asyncio.to_thread(self.history.last_handler, None, number)

@@ -173,15 +173,14 @@ class LocalAsterisk:
             raise LocalAsteriskError("this Asterisk is already running")
         self.write_config(extra)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        console = open(self.dir / "log" / "console.log", "ab")
-        self.process = subprocess.Popen(
-            ["chroot", str(self.root), "/usr/sbin/asterisk", "-f", "-n", "-C", f"{self.inside}/etc/asterisk.conf"],
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        console.close()
+        with open(self.dir / "log" / "console.log", "ab") as console:
+            self.process = subprocess.Popen(
+                [*self._asterisk(), "-f", "-n"],
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -196,11 +195,14 @@ class LocalAsterisk:
         self.stop()
         raise LocalAsteriskError(f"Asterisk did not finish booting in {timeout:.0f} s:\n{self.console_tail()}")
 
+    def _asterisk(self) -> list[str]:
+        return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", f"{self.inside}/etc/asterisk.conf"]
+
     def cli(self, command: str, timeout: float = 10.0) -> str:
         """Run one CLI command over the control socket (`asterisk -rx`)."""
         try:
             result = subprocess.run(
-                ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", f"{self.inside}/etc/asterisk.conf", "-rx", command],
+                [*self._asterisk(), "-rx", command],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -22,6 +22,7 @@ from web.keys import (
     ACCESS,
     CALLBACK_LIMITER,
     LIMITS,
+    NUMBER_LIMITER,
     ORIGINS,
     PRESENCE_HUB,
     PRESENCE_SOCKETS,
@@ -57,6 +58,7 @@ def build_app(services: WebServices, *, limits: PublicLimits | None = None) -> w
 
     app[PUBLIC_LIMITER] = TokenBucketLimiter(limits.requests, seconds)
     app[CALLBACK_LIMITER] = TokenBucketLimiter(limits.callbacks, seconds)
+    app[NUMBER_LIMITER] = TokenBucketLimiter(limits.callbacks_per_number, seconds)
     app[PRESENCE_HUB] = PresenceHub(services.settings, services.presence, services.clock, queue_size=limits.ws_queue)
     app[PRESENCE_SOCKETS] = set()
 

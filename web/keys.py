@@ -16,7 +16,8 @@ LIMITS = web.AppKey("limits", PublicLimits)
 # route name -> who may call it; filled by app.py from each feature's endpoint table
 ACCESS = web.AppKey("access", dict[str, Access])
 PUBLIC_LIMITER = web.AppKey("public_limiter", TokenBucketLimiter)
-CALLBACK_LIMITER = web.AppKey("callback_limiter", TokenBucketLimiter)
+CALLBACK_LIMITER = web.AppKey("callback_limiter", TokenBucketLimiter)  # per source address
+NUMBER_LIMITER = web.AppKey("number_limiter", TokenBucketLimiter)  # per number called back
 PRESENCE_HUB = web.AppKey("presence_hub", PresenceHub)
 ORIGINS = web.AppKey("origins", OriginPolicy)
 PRESENCE_SOCKETS = web.AppKey("presence_sockets", set[web.WebSocketResponse])

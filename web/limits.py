@@ -8,8 +8,10 @@ from web.ratelimit import Rate
 
 # every public request from one IP address: presence polls, token requests, socket opens
 REQUESTS = Rate(per_second=5.0, burst=30)
-# call backs ring a phone and cost money: far fewer, per IP address and per number called
+# call backs ring a phone and cost money: far fewer per IP address...
 CALLBACKS = Rate(per_second=1 / 300, burst=3)
+# ...and per number called, so many addresses together cannot make the shop pester one person
+CALLBACKS_PER_NUMBER = Rate(per_second=1 / 1200, burst=2)
 # what one presence WebSocket client may send (it has no reason to send anything much)
 WS_MESSAGES = Rate(per_second=5.0, burst=10)
 
@@ -18,6 +20,7 @@ WS_MESSAGES = Rate(per_second=5.0, burst=10)
 class PublicLimits:
     requests: Rate = REQUESTS
     callbacks: Rate = CALLBACKS
+    callbacks_per_number: Rate = CALLBACKS_PER_NUMBER
     ws_messages: Rate = WS_MESSAGES
     ws_max_message_bytes: int = 4096
     ws_heartbeat_seconds: float = 25.0

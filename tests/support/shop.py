@@ -108,6 +108,7 @@ port = {AGI_PORT}
 
 [database]
 url = "sqlite:///:memory:"
+encryption_key = "test-history-key-0123456789"
 
 [http]
 port = {TUGI_HTTP_PORT}

@@ -10,6 +10,7 @@ Every socket is bound to a loopback address; nothing is sent anywhere else.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import queue
 import re
@@ -148,11 +149,11 @@ class _Account(pj.Account):
         super().__init__()
         self.phone = phone
 
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 (pjsua2 API)
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         self.phone._registered_code = prm.code
         self.phone._reg_changed.set()
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         call = _Call(self.phone, self, prm.callId)
         handle = PhoneCall(self.phone, call)
         handle.seen.invite = prm.rdata.wholeMsg
@@ -180,7 +181,7 @@ class _Call(pj.Call):
         self.phone = phone
         self.handle: PhoneCall | None = None
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         handle = self.handle
         if handle is None:
@@ -192,7 +193,7 @@ class _Call(pj.Call):
             self.phone._forget(handle)
         handle._changed.set()
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -202,7 +203,7 @@ class _Call(pj.Call):
                 if self.handle:
                     self.handle.seen.media_active = True
 
-    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         if self.handle:
             self.handle.seen.dtmf += prm.digit
 
@@ -250,10 +251,8 @@ class PhoneCall:
         def bye(call: _Call) -> None:
             call.hangup(pj.CallOpParam())
 
-        try:
+        with contextlib.suppress(SipTestError, pj.Error):
             self._do(bye)
-        except (SipTestError, pj.Error):
-            pass
 
     def send_dtmf(self, digits: str) -> None:
         self._do(lambda call: call.dialDtmf(digits))
@@ -292,10 +291,8 @@ class PhoneCall:
             except pj.Error:
                 return 0
 
-        try:
+        with contextlib.suppress(SipTestError):
             self.last_rx_packets = self._do(stat)
-        except SipTestError:
-            pass
         return self.last_rx_packets
 
     @property
@@ -481,18 +478,14 @@ class SipPhone:
     def _close_in_thread(self) -> None:
         for handle in list(self._calls):
             if handle._call is not None:
-                try:
+                with contextlib.suppress(pj.Error):
                     handle._call.hangup(pj.CallOpParam())
-                except pj.Error:
-                    pass
                 handle._call = None
         self._calls.clear()
         if self.tone is not None:
             self.tone.stop()
             self.tone = None
-        try:
+        with contextlib.suppress(pj.Error):
             self._account.shutdown()
-        except pj.Error:
-            pass
         self._account = None
         gc.collect()

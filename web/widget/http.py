@@ -9,6 +9,8 @@ rate limit, per source address and per number called.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from datetime import UTC
 
 from aiohttp import hdrs, web
@@ -17,12 +19,13 @@ from pbx_bridge.call_tokens import TokenError
 from web.access import Access, Endpoint
 from web.errors import ApiError
 from web.guard import source_of
-from web.keys import CALLBACK_LIMITER, SERVICES
+from web.keys import CALLBACK_LIMITER, NUMBER_LIMITER, SERVICES
 from web.validation import read_json
 from web.widget import schemas
 
 GUEST_USER = "tugi-web-guest"
 NO_STORE = {"Cache-Control": "no-store"}
+_NUMBER_KEY = secrets.token_bytes(32)
 
 
 async def call_token(request: web.Request) -> web.Response:
@@ -59,16 +62,18 @@ async def request_callback(request: web.Request) -> web.Response:
         raise ApiError(503, "Sorry, call backs are not available at the moment. Please call us instead.")
     body = await read_json(request, schemas.CALLBACK_FIELDS, ("number",))
     wanted = schemas.callback_request(body, services.settings, services.clock())
-    limiter = request.app[CALLBACK_LIMITER]
-    # the number is kept only as a hash in the limiter's memory: it is personal data
-    number_key = "number:" + hashlib.sha256(wanted.number.encode()).hexdigest()
-    for key in ("source:" + source_of(request), number_key):
+    # the limiter keeps the number only as a keyed hash: it is personal data, and a plain hash
+    # of a phone number is undone by trying every number
+    number_key = hmac.new(_NUMBER_KEY, wanted.number.encode(), hashlib.sha256).hexdigest()
+    budgets = ((request.app[CALLBACK_LIMITER], source_of(request)), (request.app[NUMBER_LIMITER], number_key))
+    for limiter, key in budgets:
         decision = limiter.take(key)
         if not decision.allowed:
             minutes = max(1, round(decision.retry_after / 60))
+            wait = "a minute" if minutes == 1 else f"about {minutes} minutes"
             raise ApiError(
                 429,
-                f"We have already received call-back requests for this; please wait about {minutes} minutes.",
+                f"We have already received several call-back requests; please wait {wait} and try again.",
                 headers={hdrs.RETRY_AFTER: decision.retry_after_header},
             )
     extra = {} if wanted.preferred_time is None else {"preferred_time": wanted.preferred_time}
