@@ -371,6 +371,10 @@ class Asterisk(_Frozen):
     http_port: int = Field(default=8088, ge=1, le=65535)
     rtp_start: int = Field(default=10000, ge=1024, le=65000)
     rtp_end: int = Field(default=10999, ge=1024, le=65535)
+    cel_csv: str | None = Field(
+        default=None,
+        description="path of cel_custom's Master.csv as Tugi sees it; read after an outage to rebuild missed calls",
+    )
     ice_host_candidates: dict[str, str] = Field(
         default_factory=dict, description="local address => address to advertise (rtp.conf)"
     )

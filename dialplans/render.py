@@ -20,6 +20,7 @@ TEMPLATES = (
     "http.conf",
     "rtp.conf",
     "cel.conf",
+    "cel_custom.conf",
     "cdr.conf",
     "cdr_manager.conf",
     "modules.conf",

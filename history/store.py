@@ -97,6 +97,14 @@ class HistoryStore:
         _check_record(record)
         return self._retrying(lambda session: self._save_call(session, record))
 
+    def known_uniqueids(self, uniqueids: set[str] | list[str]) -> set[str]:
+        """Which of these channel uniqueids already belong to a stored call."""
+        wanted = list(set(uniqueids))
+        if not wanted:
+            return set()
+        with self._session() as session:
+            return set(session.scalars(select(CallUniqueid.uniqueid).where(CallUniqueid.uniqueid.in_(wanted))))
+
     def append_events(self, linkedid: str, events: list[dict[str, Any]]) -> int:
         """Journal raw AMI/CEL events of one call, in the order given; returns how many."""
         if not events:

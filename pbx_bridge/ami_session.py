@@ -122,6 +122,10 @@ class AmiSession:
     async def wait_connected(self, timeout: float) -> None:
         await asyncio.wait_for(self.connected.wait(), timeout)
 
+    def inject(self, message: Message) -> None:
+        """Queue a message of Tugi's own behind the events received so far, to run in order."""
+        self._events.put_nowait(message)
+
     # -- actions
     async def send(
         self, fields: Mapping[str, FieldValue], *, timeout: float | None = None, collect: bool = False

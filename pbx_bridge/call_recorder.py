@@ -104,3 +104,60 @@ class CallRecorder:
                 log.warning("could not journal the events of call %s", record.linkedid, exc_info=True)
         await self.sink(record)
         self.recorded += 1
+
+
+class Reconciler:
+    """Rebuilds, from Asterisk's CEL file, every call the live event stream missed.
+
+    After each AMI login the tracker is rebuilt from the file (so calls still going carry the
+    events missed while Tugi was away), calls that ended meanwhile are recorded unless already
+    stored, and calls whose channels Asterisk no longer has are finished. It runs in the event
+    dispatcher's order, so no live event is handled halfway through.
+    """
+
+    def __init__(
+        self,
+        recorder: CallRecorder,
+        new_tracker: Callable[[], Any],
+        read_lines: Callable[[], list[str]],
+        known_uniqueids: Callable[[set[str]], Awaitable[set[str]]],
+    ) -> None:
+        self.recorder = recorder
+        self.new_tracker = new_tracker
+        self.read_lines = read_lines
+        self.known_uniqueids = known_uniqueids
+        self.rebuilt = 0
+
+    async def run(self, live_uniqueids: set[str]) -> None:
+        import asyncio
+
+        lines = await asyncio.to_thread(self.read_lines)
+        tracker = self.new_tracker()
+        finished: list[CallRecord] = []
+        for fields in _events_of(lines):
+            finished += tracker.feed(fields, source="reconciliation")
+        finished += tracker.finish_gone(live_uniqueids)
+        from_file = {u for record in finished for u in record.uniqueids}
+        # Calls the old tracker was following that are gone and that the file does not know
+        # (a file rotated away): better the partial record than none.
+        for record in self.recorder.tracker.finish_gone(live_uniqueids | _uniqueids_of(tracker)):
+            if not from_file & set(record.uniqueids):
+                finished.append(record)
+        self.recorder.tracker = tracker
+        for record in finished:
+            if await self.known_uniqueids(set(record.uniqueids)):
+                continue
+            await self.recorder._finish(record)
+            self.rebuilt += 1
+        if self.rebuilt:
+            log.info("reconciliation: %d calls rebuilt from Asterisk's CEL file so far", self.rebuilt)
+
+
+def _events_of(lines: list[str]) -> list[dict[str, str]]:
+    from pbx_bridge.cel_csv import read_events
+
+    return list(read_events(lines))
+
+
+def _uniqueids_of(tracker: Any) -> set[str]:
+    return {u for call in tracker.live_calls() for u in call.uniqueids}

@@ -83,6 +83,7 @@ _KINDS = {
     "inbound": Channel.PHONE,
     "masked": Channel.MASKED,
 }
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z")
 _AGI_ROUTE = re.compile(r"^agi://[^/]*/route,([a-z_]+)(?:,|$)")
 _CHANNEL_NAME = re.compile(r"^(?P<tech>[^/]+)/(?P<resource>.+?)(?:-[0-9a-fA-F]{8})?(?P<half>;[12])?$")
 _REF_KEYS = {"case": "case_ref", "order": "order_ref", "page": "page_ref", "customer": "customer_id"}
@@ -332,6 +333,15 @@ class CelTracker:
                 done.append(self._finish(call))
         return done
 
+    def finish_gone(self, live_uniqueids: set[str]) -> list[CallRecord]:
+        """Finish the calls none of whose channels Asterisk still has (it restarted, or their
+        end events were lost); `live_uniqueids` comes from CoreShowChannels."""
+        done = []
+        for call in sorted(self._calls.values(), key=lambda c: c.seq):
+            if call.legs and not (set(call.legs) & live_uniqueids):
+                done.append(self._finish(call))
+        return done
+
     # ------------------------------------------------------------------------------ parsing
 
     def _parse(self, event: Mapping[str, str]) -> _Event | None:
@@ -397,7 +407,7 @@ class CelTracker:
                 else:
                     coarse = value
             else:
-                for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+                for fmt in _DATE_FORMATS:
                     try:
                         value = datetime.strptime(text, fmt)
                     except ValueError:
@@ -691,7 +701,9 @@ class CelTracker:
 
     @staticmethod
     def _first_answered(legs: list[_Leg], caller: _Leg) -> _Leg | None:
-        answered = [leg for leg in legs if leg is not caller and leg.answered_at and not leg.channel.startswith("Local/")]
+        answered = [
+            leg for leg in legs if leg is not caller and leg.answered_at and not leg.channel.startswith("Local/")
+        ]
         return min(answered, key=lambda leg: (leg.answered_at, leg.seq)) if answered else None
 
     @staticmethod

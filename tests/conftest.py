@@ -83,11 +83,14 @@ def tugi(pbx, settings: Settings, clock, tmp_path_factory: pytest.TempPathFactor
     """Tugi's engine (AMI, FastAGI, history on SQLite) against the test Asterisk."""
     from tests.support.engine import EngineThread
 
-    db = tmp_path_factory.mktemp("tugi") / "history.sqlite3"
+    data = tmp_path_factory.mktemp("tugi")
     engine_settings = settings.model_copy(
-        update={"database": settings.database.model_copy(update={"url": f"sqlite:///{db}"})}
+        update={
+            "database": settings.database.model_copy(update={"url": f"sqlite:///{data / 'history.sqlite3'}"}),
+            "asterisk": settings.asterisk.model_copy(update={"cel_csv": str(pbx.cel_csv)}),
+        }
     )
-    thread = EngineThread(engine_settings, clock)
+    thread = EngineThread(engine_settings, clock, data)
     thread.start()
     try:
         yield thread

@@ -16,21 +16,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from panoramisk.message import Message
 from sqlalchemy import Engine as Engine_
 from sqlalchemy import create_engine, event
 
 from config.schema import Settings
-from history.records import CallRecord
 from pbx_bridge.agi_server import AgiServer
-from pbx_bridge.ami_session import AmiSession, AmiSettings
+from pbx_bridge.ami_session import AmiError, AmiSession, AmiSettings
 from pbx_bridge.call_tokens import CallTokens
+from pbx_bridge.call_recorder import CallRecorder, Reconciler
 from pbx_bridge.callbacks import CallbackPlacer
+from pbx_bridge.cel_tracker import CelTracker
 from pbx_bridge.presence_feed import PresenceFeed
 from pbx_bridge.route_handler import RouteHandler
 
 log = logging.getLogger("tugi")
 
 Clock = Callable[[], datetime]
+RECONCILE = "TugiReconcile"  # a message Tugi queues for itself behind the AMI events
 
 
 def utc_now() -> datetime:
@@ -60,7 +63,6 @@ class Engine:
     presence: PresenceFeed = field(init=False)
     routes: RouteHandler = field(init=False)
     agi: AgiServer = field(init=False)
-    records: list[CallRecord] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -80,8 +82,19 @@ class Engine:
         self.callbacks = CallbackPlacer(s, self.ami, self.routes.callbacks, self.presence.current, self.clock)
         self.agi = AgiServer(s.agi.host, s.agi.port)
         self.agi.route("route", self.routes)
+        from history.writer import RecordWriter
+
+        self.writer = RecordWriter(self.history, self.data_dir / "spool")
+        self.recorder = CallRecorder(
+            CelTracker(s), self.routes.notes, self.writer.submit, journal=self._journal
+        )
+        self.reconciler = Reconciler(
+            self.recorder, lambda: CelTracker(s, source="reconciliation"), self._read_cel_file, self._known
+        )
         self.ami.subscribe(self.presence.on_event)
+        self.ami.subscribe(self._on_event)
         self.ami.on_login(self.presence.resync)
+        self.ami.on_login(self._after_login)
         self._tasks: list[asyncio.Task] = []
 
     def _build_masking(self):
@@ -118,6 +131,38 @@ class Engine:
             log.warning("no database.encryption_key configured; generated %s — back it up", path)
         return path.read_text().strip()
 
+    async def _on_event(self, event) -> None:
+        if event.get("Event") == RECONCILE:
+            await self.reconciler.run(set(event.get("Live", "").split()))
+        else:
+            await self.recorder.on_event(event)
+
+    async def _after_login(self, session: AmiSession) -> None:
+        """Queue a reconciliation behind the events received so far (see `Reconciler`)."""
+        if not self.settings.asterisk.cel_csv:
+            return
+        try:
+            channels = await session.send_list({"Action": "CoreShowChannels"})
+        except AmiError as exc:
+            log.warning("reconciliation skipped: cannot list live channels (%s)", exc)
+            return
+        live = " ".join(c.get("Uniqueid", "") for c in channels)
+        session.inject(Message({"Event": RECONCILE, "Live": live}))
+
+    def _read_cel_file(self) -> list[str]:
+        path = Path(self.settings.asterisk.cel_csv or "")
+        try:
+            return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            log.warning("cannot read Asterisk's CEL file %s: %s", path, exc.strerror)
+            return []
+
+    async def _known(self, uniqueids: set[str]) -> set[str]:
+        return await asyncio.to_thread(self.history.known_uniqueids, uniqueids)
+
+    async def _journal(self, linkedid: str, events: list[dict[str, str]]) -> None:
+        await asyncio.to_thread(self.history.append_events, linkedid, events)
+
     async def _last_handler(self, number: str) -> str | None:
         return await asyncio.to_thread(self.history.last_handler, None, number)
 
@@ -125,6 +170,7 @@ class Engine:
         from history.migrate import upgrade
 
         await asyncio.to_thread(upgrade, self.settings.database.url)
+        await self.writer.start()
         await self.agi.start()
         await self.ami.start()
         if self.masking is not None:
@@ -144,6 +190,9 @@ class Engine:
     async def stop(self) -> None:
         await self.ami.stop()
         await self.agi.stop()
+        with contextlib.suppress(TimeoutError):
+            await self.writer.flush(timeout=5)
+        await self.writer.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

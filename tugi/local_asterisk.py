@@ -131,12 +131,17 @@ class LocalAsterisk:
         return self.dir / "etc"
 
     @property
+    def cel_csv(self) -> Path:
+        """Where cel_custom writes every CEL event (Tugi's source for reconciliation)."""
+        return self.dir / "log" / "cel-custom" / "Master.csv"
+
+    @property
     def log_file(self) -> Path:
         return self.dir / "log" / "messages"
 
     def write_config(self, extra: dict[str, str] | None = None) -> None:
         """Render Tugi's files plus asterisk.conf/logger.conf into this run's folder."""
-        for sub in ("etc", "spool", "run", "log", "lib", "lib/keys", "agi-bin"):
+        for sub in ("etc", "spool", "run", "log", "log/cel-custom", "lib", "lib/keys", "agi-bin"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         render.write(self.settings, self.etc)
         inside = self.inside

@@ -8,12 +8,14 @@ limit, depending on the route's declared access).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
 from web.access import Access, Endpoint
 from web.access_log import access_log
 from web.calls.http import ENDPOINTS as CALLS
+from web.contact.http import ENDPOINTS as CONTACT
 from web.cors import OriginPolicy
 from web.errors import json_errors
 from web.gdpr.http import ENDPOINTS as GDPR
@@ -38,14 +40,20 @@ from web.presence.notifier import PresenceHub
 from web.ratelimit import TokenBucketLimiter
 from web.services import WebServices
 from web.staff.http import ENDPOINTS as STAFF
-from web.widget.http import ENDPOINTS as WIDGET
 
-ENDPOINTS: tuple[Endpoint, ...] = (*CALLS, *MASKED, *GDPR, *STAFF, *PRESENCE, *WIDGET, *OPENAPI)
+ENDPOINTS: tuple[Endpoint, ...] = (*CALLS, *MASKED, *GDPR, *STAFF, *PRESENCE, *CONTACT, *OPENAPI)
 
-__all__ = ["ENDPOINTS", "SERVICES", "build_app"]
+# the widget's script, demo page and staff photos, built into the package
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PREFIX = "/static"
+
+__all__ = ["ENDPOINTS", "SERVICES", "STATIC_DIR", "build_app"]
 
 
-def build_app(services: WebServices, *, limits: PublicLimits | None = None) -> web.Application:
+def build_app(
+    services: WebServices, *, limits: PublicLimits | None = None, static_dir: Path | None = STATIC_DIR
+) -> web.Application:
+    """The whole HTTP side; `static_dir` (served under /static, no token) may be None to serve none."""
     limits = limits or PublicLimits()
     app = web.Application(middlewares=[access_log, json_errors, guard], client_max_size=limits.max_body_bytes)
     app[SERVICES] = services
@@ -66,6 +74,10 @@ def build_app(services: WebServices, *, limits: PublicLimits | None = None) -> w
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, endpoint.handler, name=endpoint.name)
         access[endpoint.name] = endpoint.access
+    if static_dir is not None and static_dir.is_dir():
+        # pages embed the widget with a plain <script src>: no token, no Origin to check
+        app.router.add_static(STATIC_PREFIX, static_dir, name="static")
+        access["static"] = Access.OPEN
     app[ACCESS] = access
 
     app.on_response_prepare.append(add_cors_headers)

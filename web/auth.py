@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hmac
 
-from aiohttp import web
-
 from config.schema import Http
 from web.access import Role
 
@@ -33,7 +31,3 @@ def role_for(http: Http, authorization: str | None) -> Role | None:
     if found is None:
         return None
     return Role.COURIER if found.startswith(COURIER_PREFIX) else Role.BACK_OFFICE
-
-
-def require_role(http: Http, request: web.Request) -> Role | None:
-    return role_for(http, request.headers.get("Authorization"))

@@ -12,7 +12,7 @@ from web.access import PUBLIC_PREFIX, Access, Handler, Role
 from web.auth import role_for
 from web.cors import OriginPolicy
 from web.errors import ApiError
-from web.keys import ACCESS, CORS_ORIGIN, ORIGINS, PUBLIC_LIMITER, ROLE, SERVICES
+from web.keys import ACCESS, CORS_ORIGIN, ORIGINS, PUBLIC_LIMITER, SERVICES
 
 
 def access_of(request: web.Request) -> Access:
@@ -49,7 +49,6 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
     if role is Role.COURIER and access is not Access.COURIER:
         raise ApiError(403, "a courier token opens only the courier view (/api/courier/sessions/{id})")
-    request[ROLE] = role
     return await handler(request)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.access import Access, Role
+from web.access import Access
 from web.cors import OriginPolicy
 from web.limits import PublicLimits
 from web.presence.notifier import PresenceHub
@@ -22,6 +22,5 @@ PRESENCE_HUB = web.AppKey("presence_hub", PresenceHub)
 ORIGINS = web.AppKey("origins", OriginPolicy)
 PRESENCE_SOCKETS = web.AppKey("presence_sockets", set[web.WebSocketResponse])
 
-ROLE = web.RequestKey("role", Role)
 # the allowed Origin of a widget request, echoed in CORS headers on whatever response it gets
 CORS_ORIGIN = web.RequestKey("cors_origin", str)

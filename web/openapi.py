@@ -54,7 +54,7 @@ OPT_TIME = _nullable(TIME)
 OPT_STRING = _nullable(STRING)
 NUMBER = {"type": "number"}
 STATE = {"type": "string", "enum": list(PUBLIC_STATES)}
-BACK_OFFICE = [{"backOffice": []}]
+BACK_OFFICE: list[Schema] = [{"backOffice": []}]
 PUBLIC: list[Schema] = []
 ORIGIN_NOTE = (
     " Public: no token. The `Origin` header must be one of `http.allowed_origins` (403 otherwise;"
@@ -602,6 +602,16 @@ PATHS: dict[str, Schema] = {
             "responses": {"202": _json(_ref("CallbackAccepted"), "the call back is on its way"),
                           **_errors(400, 403, 415, 429, 503)},
         }
+    },
+    "/static/{path}": {
+        method: {
+            "operationId": f"static{method.capitalize()}",
+            "summary": "The widget's script (tugi-widget.js), its demo page and staff photos",
+            "security": PUBLIC,
+            "parameters": [_path("path", "file name under web/static")],
+            "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}},
+        }
+        for method in ("get", "head")
     },
     "/api/openapi.json": {
         "get": {

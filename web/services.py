@@ -44,5 +44,5 @@ class WebServices:
     # None when http.token_secret is not set: the widget cannot get call tokens (503).
     tokens: CallTokens | None
     # None when call backs are not offered: the callback endpoint answers 503.
-    place_callback: PlaceCallback | Callable[..., Awaitable[str]] | None
+    place_callback: PlaceCallback | None
     clock: Callable[[], datetime]

@@ -15,8 +15,10 @@ WEB = f"127.0.0.1:{shop.SIP_PORT}"
 
 
 @pytest.fixture(autouse=True)
-def _shop_open(clock):
+def _shop_open_and_everyone_free(clock, tugi, phones):
     clock.set(OPEN_HOURS)
+    for staff_id in ("alice", "bob", "carol", "dan"):
+        wait_presence(tugi, staff_id, "available")
     yield
     clock.set(OPEN_HOURS)
 

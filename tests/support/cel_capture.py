@@ -76,7 +76,8 @@ def capture_settings() -> Settings:
 
 
 def extra_files(settings: Settings) -> dict[str, str]:
-    """Files the capture run adds to Tugi's rendered ones: cel_custom and a finer CEL clock."""
+    """Files the capture run adds to or changes in Tugi's rendered ones: cel_custom (module and
+    mapping) and cel.conf without `dateformat`, so the CSV carries exact epoch times."""
     from dialplans import render
 
     rendered = {f.name: f.text for f in render.render(settings)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
@@ -29,8 +30,9 @@ class FakeClock:
 
 
 class EngineThread:
-    def __init__(self, settings: Settings, clock: FakeClock) -> None:
+    def __init__(self, settings: Settings, clock: FakeClock, data_dir: Path) -> None:
         self.settings = settings
+        self.data_dir = data_dir
         self.clock = clock
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="tugi-engine", daemon=True)
@@ -38,7 +40,7 @@ class EngineThread:
         self.engine: Engine = self.run(self._build())
 
     async def _build(self) -> Engine:
-        return Engine(self.settings, clock=self.clock)
+        return Engine(self.settings, clock=self.clock, data_dir=self.data_dir)
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -46,6 +48,11 @@ class EngineThread:
     def start(self) -> None:
         self.run(self.engine.start())
         self.run(self.engine.ami.wait_connected(15))
+
+    def calls(self, **filters: object) -> list[dict]:
+        """Calls stored so far, after the writer has flushed what it holds."""
+        self.run(self.engine.writer.flush(timeout=10))
+        return self.engine.history.list_calls(**filters)
 
     def stop(self) -> None:
         try:

@@ -276,7 +276,7 @@ class PhoneCall:
 
     def unhold(self) -> None:
         def reinvite(call: _Call) -> None:
-            prm = pj.CallOpParam()
+            prm = pj.CallOpParam(True)
             prm.opt.flag = pj.PJSUA_CALL_UNHOLD
             call.reinvite(prm)
 

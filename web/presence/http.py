@@ -80,7 +80,8 @@ async def _relay_changes(ws: web.WebSocketResponse, subscriber: Subscriber, hub:
 
 async def close_sockets(app: web.Application) -> None:
     """on_shutdown: tell every widget the server is going away, so it reconnects to the next one."""
-    for ws in list(app[PRESENCE_SOCKETS]):
+    sockets = app[PRESENCE_SOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 

@@ -22,7 +22,7 @@ import JsSIP from 'jssip';
 
 const STATE_WORDS = {
   available: 'Available',
-  busy: 'On a call',
+  busy: 'Busy right now',
   offline: 'Offline',
 };
 
@@ -313,6 +313,8 @@ class TugiWidget {
   }
 
   setCallState(state, text, tone) {
+    // a button about to be hidden may hold the keyboard focus: hand it to the one that replaces it
+    const focused = this.host.shadowRoot.activeElement;
     this.callState = state;
     this.host.dataset.callState = state;
     const active = state === 'starting' || state === 'calling' || state === 'connected';
@@ -320,11 +322,9 @@ class TugiWidget {
     this.callButton.disabled = active;
     this.hangupButton.hidden = !active;
     this.muteButton.hidden = state !== 'connected';
-    if (!active) {
-      this.muteButton.setAttribute('aria-pressed', 'false');
-      this.muteButton.textContent = 'Mute';
-    }
+    if (!active) this.muteButton.setAttribute('aria-pressed', 'false');
     if (text) this.setStatus(text, tone);
+    if (focused && focused.hidden) (active ? this.hangupButton : this.callButton).focus();
   }
 
   async startCall() {
@@ -438,9 +438,6 @@ class TugiWidget {
       }
     }
     this.setCallState(state, text, tone);
-    // after a call the Call button comes back; move focus there if it was on a button now hidden
-    const active = this.host.shadowRoot.activeElement;
-    if (!active || active.hidden) this.callButton.focus();
   }
 
   hangUp() {
@@ -460,8 +457,8 @@ class TugiWidget {
     const muted = this.session.isMuted().audio;
     if (muted) this.session.unmute({ audio: true });
     else this.session.mute({ audio: true });
+    // the label stays "Mute"; aria-pressed (and its look) says whether it is on
     this.muteButton.setAttribute('aria-pressed', String(!muted));
-    this.muteButton.textContent = muted ? 'Mute' : 'Unmute';
     this.setStatus(muted ? CALL_TEXT.connected : 'Connected — your microphone is muted', 'good');
   }
 

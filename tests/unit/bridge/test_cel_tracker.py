@@ -190,7 +190,8 @@ def check(record: CallRecord, want: dict) -> None:
     assert record.uniqueids == tuple(leg.uniqueid for leg in record.legs)
     assert record.source == "ami"
     if record.disposition == Disposition.ANSWERED:
-        first = min((leg for leg in record.legs if not leg.is_caller and leg.answered_at), key=lambda leg: leg.answered_at)
+        callees = [leg for leg in record.legs if not leg.is_caller and leg.answered_at]
+        first = min(callees, key=lambda leg: leg.answered_at)
         assert record.answered_at == first.answered_at
         assert 0 <= record.queue_seconds < 0.1
     else:
@@ -229,7 +230,7 @@ def test_every_fixture_has_its_expectations() -> None:
 
 def test_ring_hold_and_talk_times_per_leg() -> None:
     (record,) = replay(table("hold_unhold"))[0]
-    alice, bob = record.legs
+    _alice, bob = record.legs
     assert bob.ring_seconds == pytest.approx(1.0, abs=TOLERANCE)
     assert bob.hold_seconds == pytest.approx(2.0, abs=TOLERANCE)
     assert bob.talk_seconds == pytest.approx(4.0 - 2.0, abs=TOLERANCE)   # talk minus hold
@@ -407,8 +408,9 @@ def test_hold_events_without_a_timestamp_use_the_clock() -> None:
     bridged = next(i for i, e in enumerate(events) if e["EventName"] == "BRIDGE_ENTER")
     replay(events[: bridged + 1], tracker)
     bob = next(e for e in events if "bob" in e["Channel"])
-    tracker.feed({"Event": "Hold", "Uniqueid": bob["UniqueID"], "Linkedid": bob["LinkedID"], "Channel": bob["Channel"]})
-    tracker.feed({"Event": "Unhold", "Uniqueid": bob["UniqueID"], "Linkedid": bob["LinkedID"], "Channel": bob["Channel"]})
+    ids = {"Uniqueid": bob["UniqueID"], "Linkedid": bob["LinkedID"], "Channel": bob["Channel"]}
+    tracker.feed({"Event": "Hold", **ids})
+    tracker.feed({"Event": "Unhold", **ids})
     (record,) = replay(events[bridged + 1 :], tracker)[0]
     assert record.legs[1].hold_seconds == pytest.approx(3.0)
 
@@ -422,8 +424,11 @@ def test_tugi_user_events_set_route_references_and_refusal() -> None:
         ("TUGI_REF", "order=ORD-17"), ("TUGI_REF", "case=CASE-3"), ("TUGI_REF", "bogus=1"), ("OTHER_APP", "x"),
     ]
     user = [
-        dict(caller, EventName="USER_DEFINED", UserDefType=name, Application="CELGenUserEvent",
-             AppData=f"{name},{value}", Extra=json.dumps({"extra": value}), Timestamp=str(float(caller["Timestamp"]) + i * 1e-4))
+        dict(
+            caller, EventName="USER_DEFINED", UserDefType=name, Application="CELGenUserEvent",
+            AppData=f"{name},{value}", Extra=json.dumps({"extra": value}),
+            Timestamp=str(float(caller["Timestamp"]) + i * 1e-4),
+        )
         for i, (name, value) in enumerate(extra, start=1)
     ]
     (record,) = replay([events[0], *user, *events[1:]])[0]
@@ -455,9 +460,8 @@ def test_the_csv_of_the_capture_run_rebuilds_the_same_records() -> None:
             if a is not None:
                 assert abs((a - b).total_seconds()) < 0.05, name
         for leg_csv, leg_ami in zip(rebuilt.legs, live.legs, strict=True):
-            assert (leg_csv.uniqueid, leg_csv.party_ref, leg_csv.outcome, leg_csv.hangup_cause, leg_csv.transferred_to) == (
-                leg_ami.uniqueid, leg_ami.party_ref, leg_ami.outcome, leg_ami.hangup_cause, leg_ami.transferred_to
-            )
+            for name in ("uniqueid", "party_kind", "party_ref", "outcome", "hangup_cause", "transferred_to"):
+                assert getattr(leg_csv, name) == getattr(leg_ami, name), name
             assert leg_csv.hold_seconds == 0.0     # CEL has no hold: only the live AMI stream knows
 
 
@@ -516,3 +520,48 @@ def test_a_table_with_awkward_values_round_trips() -> None:
              "LinkedID": "1.1", "Peer": "", "Extra": "{}"}
     (back,) = parse_table(format_table([event]))
     assert back == event
+
+
+# ------------------------------------------------------------------- kinds of call and parties
+
+def _rewrite(events: list[dict[str, str]], **replacements: str) -> list[dict[str, str]]:
+    out = []
+    for event in events:
+        changed = dict(event)
+        for key, value in changed.items():
+            for old, new in replacements.items():
+                value = value.replace(old.replace("__", "/"), new)
+            changed[key] = value
+        out.append(changed)
+    return out
+
+
+def test_the_kind_of_call_comes_from_tugis_agi_step_else_from_the_entry_context() -> None:
+    events = table("internal_answered")
+    web = _rewrite(events, PJSIP__alice="PJSIP/tugi-web-guest", **{"route,internal": "route,web"})
+    (record,) = replay(web)[0]
+    assert record.channel == Channel.WEB and record.caller_kind == PartyKind.WEB_VISITOR
+    assert record.caller_ref is None and record.answered_by == "bob"
+    # without the AGI step (Tugi's dialplan changed, or the event was lost): the entry context
+    no_agi = [e for e in events if e["Application"] != "AGI"]
+    assert replay(no_agi)[0][0].channel == Channel.INTERNAL
+    masked = [e for e in table("masked_failsafe") if e["Application"] != "AGI"]
+    assert replay(masked)[0][0].channel == Channel.MASKED
+    phone = [e for e in table("inbound_outsourced") if e["Application"] != "AGI"]
+    assert replay(phone)[0][0].channel == Channel.PHONE
+    outbound = [e for e in table("outbound_answered") if e["Application"] != "AGI"]
+    assert replay(outbound)[0][0].channel == Channel.OUTBOUND
+
+
+def test_local_channels_join_the_call_but_are_not_legs() -> None:
+    events = table("internal_answered")
+    bob = next(e for e in events if e["EventName"] == "CHAN_START" and "bob" in e["Channel"])
+    local = [
+        dict(bob, EventName=name, Channel="Local/202@tugi-internal-00000009;1", UniqueID="1795443671.9",
+             Timestamp=str(float(bob["Timestamp"]) + 0.0001 * i))
+        for i, name in enumerate(("CHAN_START", "HANGUP", "CHAN_END"), start=1)
+    ]
+    at = events.index(bob) + 1
+    (record,) = replay(events[:at] + local + events[at:])[0]
+    assert [leg.party_ref for leg in record.legs] == ["alice", "bob"]
+    assert "1795443671.9" in record.uniqueids

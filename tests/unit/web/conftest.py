@@ -28,6 +28,7 @@ from pbx_bridge.presence_feed import PresenceFeed
 from tests.support.shop import API_TOKEN, TEST_SHOP_TOML
 from web.app import build_app
 from web.limits import PublicLimits
+from web.server import RUNNER_OPTIONS
 from web.services import WebServices
 
 TALLINN = ZoneInfo("Europe/Tallinn")
@@ -149,7 +150,9 @@ async def make_env(tmp_path: Path) -> AsyncIterator[MakeEnv]:
             place_callback=recorder if callbacks else None,
             clock=clock,
         )
-        client = TestClient(TestServer(build_app(services, limits=limits)))
+        server = TestServer(build_app(services, limits=limits))
+        await server.start_server(**RUNNER_OPTIONS)  # as production runs it: no aiohttp access log
+        client = TestClient(server)
         await client.start_server()
         clients.append(client)
         return Env(client, services, clock, recorder, settings)

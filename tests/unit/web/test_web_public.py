@@ -285,3 +285,12 @@ async def test_callback_not_offered_is_503(make_env: MakeEnv) -> None:
     status, body = await _callback(env, number="+37251234567")
     assert status == 503
     assert "call us" in body["error"]
+
+
+async def test_static_widget_files_need_no_token(env: Env) -> None:
+    response = await env.client.get("/static/tugi-widget.js")
+    assert response.status == 200
+    assert "javascript" in response.content_type
+    outside = await env.client.get("/static/%2e%2e/app.py")
+    assert outside.status in (401, 403, 404)
+    assert "build_app" not in await outside.text()

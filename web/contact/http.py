@@ -17,11 +17,11 @@ from aiohttp import hdrs, web
 
 from pbx_bridge.call_tokens import TokenError
 from web.access import Access, Endpoint
+from web.contact import schemas
 from web.errors import ApiError
 from web.guard import source_of
 from web.keys import CALLBACK_LIMITER, NUMBER_LIMITER, SERVICES
 from web.validation import read_json
-from web.widget import schemas
 
 GUEST_USER = "tugi-web-guest"
 NO_STORE = {"Cache-Control": "no-store"}
