@@ -6,6 +6,7 @@ originated at most once: a retry after a lost reply never rings anyone a second 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -44,6 +45,7 @@ class CallbackPlacer:
         self.presence = presence
         self.clock = clock
         self._originated: set[str] = set()
+        self._scheduled: set[asyncio.Task] = set()
 
     def choose_staff(self, requested: str | None) -> str:
         request = CallRequest(kind=CallKind.CALLBACK, requested_person=requested)
@@ -52,6 +54,28 @@ class CallbackPlacer:
         if not staff:
             raise CallbackError("nobody in the shop is free to call you back right now; please try again later")
         return staff[0]
+
+    async def request(
+        self, customer_number: str, staff_id: str | None = None, page_ref: str | None = None,
+        order_ref: str | None = None, /, *, preferred_time: datetime | None = None,
+    ) -> str:
+        """The widget's call-back: now, or at the customer's preferred time (kept in memory)."""
+        if staff_id == "team":
+            staff_id = None
+        delay = (preferred_time - self.clock()).total_seconds() if preferred_time else 0.0
+        if delay <= 1:
+            return await self.place(customer_number, staff_id, page_ref, order_ref)
+        callback_id = secrets.token_hex(8)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await self.place(customer_number, staff_id, page_ref, order_ref, callback_id)
+            except CallbackError as exc:
+                log.warning("scheduled call-back %s could not be placed: %s", callback_id, exc)
+
+        self._scheduled.add(asyncio.create_task(later()))
+        return callback_id
 
     async def place(
         self, customer_number: str, staff_id: str | None = None, page_ref: str | None = None,

@@ -96,6 +96,7 @@ class Engine:
         self.ami.on_login(self.presence.resync)
         self.ami.on_login(self._after_login)
         self._tasks: list[asyncio.Task] = []
+        self.http_runner = None
 
     def _build_masking(self):
         from history.masking_store import SqlSessionStore
@@ -153,6 +154,8 @@ class Engine:
         path = Path(self.settings.asterisk.cel_csv or "")
         try:
             return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []  # Asterisk writes it with the first call
         except OSError as exc:
             log.warning("cannot read Asterisk's CEL file %s: %s", path, exc.strerror)
             return []
@@ -173,8 +176,31 @@ class Engine:
         await self.writer.start()
         await self.agi.start()
         await self.ami.start()
+        await self._start_http()
         if self.masking is not None:
             self._tasks.append(asyncio.create_task(self._housekeeping(), name="masking-housekeeping"))
+
+    async def _start_http(self) -> None:
+        from web import server
+        from web.app import build_app
+        from web.services import WebServices
+
+        services = WebServices(
+            settings=self.settings, history=self.history, presence=self.presence, masking=self.masking,
+            tokens=self.tokens, place_callback=self._request_callback, clock=self.clock,
+        )
+        self.http_runner = await server.start(build_app(services), self.settings.http)
+        log.info("HTTP API on http://%s:%s/api/ (OpenAPI at /api/openapi.json)",
+                 self.settings.http.host, self.settings.http.port)
+
+    async def _request_callback(self, *args, **kwargs) -> str:
+        from pbx_bridge.callbacks import CallbackError
+        from web.errors import ApiError
+
+        try:
+            return await self.callbacks.request(*args, **kwargs)
+        except CallbackError as exc:
+            raise ApiError(503, f"Sorry, {exc}.") from None
 
     async def _housekeeping(self, every: float = 60.0) -> None:
         """Expire delivery sessions past their time and purge closed ones past retention."""
@@ -188,6 +214,8 @@ class Engine:
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
         await self.ami.stop()
         await self.agi.stop()
         with contextlib.suppress(TimeoutError):

@@ -40,11 +40,25 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     pbx = LocalAsterisk(settings, name="local", root=ensure_root())
     pbx.start()
+    settings = settings.model_copy(
+        update={"asterisk": settings.asterisk.model_copy(update={"cel_csv": str(pbx.cel_csv)})}
+    )
+    phones = None
+    try:
+        from tugi.demo import start_demo_phones
+
+        phones = start_demo_phones(settings)
+    except Exception as exc:  # the demo runs without its simulated phones rather than not at all
+        print(f"(demo phones not started: {exc})", flush=True)
     print(f"Asterisk 22 is up: SIP on {settings.asterisk.sip_bind}:{settings.asterisk.sip_port}, "
           f"AMI on {settings.asterisk.ami_host}:{settings.asterisk.ami_port}", flush=True)
+    http = settings.http
+    print(f"Demo shop page: http://{http.host}:{http.port}/static/demo.html  — Ctrl-C stops everything", flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(settings))
     finally:
+        if phones is not None:
+            phones.stop()
         pbx.stop()
     return 0
