@@ -415,6 +415,12 @@ class SipPhone:
             self._reg_changed.wait(0.1)
             self._reg_changed.clear()
 
+    def reregister(self) -> None:
+        """Register again now (after the PBX restarted) and wait for it."""
+        self._registered_code = 0
+        self.agent.run(lambda: self._account.setRegistration(True))
+        self.wait_registered()
+
     def unregister(self) -> None:
         self.agent.run(lambda: self._account.setRegistration(False))
 
