@@ -19,6 +19,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = set(getattr(item, "fixturenames", ()))
         if names & {"pbx", "phones", "sip_agent", "tugi"}:
             item.add_marker(pytest.mark.asterisk)
+    # A test that restarts the shared Asterisk runs last, so no other test meets its aftermath.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_pbx") is not None)
 
 
 @pytest.fixture(scope="session")

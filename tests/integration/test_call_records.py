@@ -190,6 +190,7 @@ def test_ami_link_cut_mid_call_still_gives_one_correct_record(tugi, phones) -> N
     assert wait_record(tugi, before, timeout=1) == [call]
 
 
+@pytest.mark.restarts_pbx
 def test_asterisk_restarted_with_a_call_in_progress(tugi, phones, pbx) -> None:
     before = ids(tugi)
     outgoing = phones["alice"].call("202")
@@ -211,5 +212,5 @@ def test_asterisk_restarted_with_a_call_in_progress(tugi, phones, pbx) -> None:
     assert record["disposition"] == "answered"
     time.sleep(1.0)
     assert wait_record(tugi, before, timeout=1) == [call]
-    for staff_id in ("alice", "bob", "carol", "dan"):  # phones must be usable again for later tests
+    for staff_id in ("alice", "bob", "carol", "dan"):
         phones[staff_id].reregister()
