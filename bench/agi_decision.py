@@ -24,7 +24,7 @@ ROUNDS = 2000
 
 async def fake_asterisk(port: int, script: str, args: list[str], variables: dict[str, str]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    env = [f"agi_network_script: {script}", "agi_uniqueid: 1700000000.%d" % time.perf_counter_ns(),
+    env = [f"agi_network_script: {script}", f"agi_uniqueid: 1700000000.{time.perf_counter_ns()}",
            "agi_callerid: web", "agi_channel: PJSIP/tugi-web-guest-00000001"]
     env += [f"agi_arg_{i}: {a}" for i, a in enumerate(args, start=1)]
     writer.write(("\n".join(env) + "\n\n").encode())

@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, event
 from config.schema import Settings
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.ami_session import AmiError, AmiSession, AmiSettings
-from pbx_bridge.call_tokens import CallTokens
 from pbx_bridge.call_recorder import CallRecorder, Reconciler
+from pbx_bridge.call_tokens import CallTokens
 from pbx_bridge.callbacks import CallbackPlacer
 from pbx_bridge.cel_tracker import CelTracker
 from pbx_bridge.presence_feed import PresenceFeed

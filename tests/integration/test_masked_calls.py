@@ -3,6 +3,7 @@ number, and nothing that reaches either side carries the other's real number."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import timedelta
 
@@ -37,10 +38,8 @@ def session(tugi):
         courier_ref="courier-dhl-3", courier_number=COURIER, case_ref="case-55", ttl=timedelta(hours=2),
     )
     yield opened
-    try:
+    with contextlib.suppress(Exception):
         masking.close(opened.id)
-    except Exception:
-        pass
 
 
 def dial_proxy(phone, proxy: str = PROXY):
