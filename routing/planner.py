@@ -213,7 +213,9 @@ def _showroom(draft: _Draft, at: datetime, presence: PresenceSnapshot, settings:
         else:
             free.append(person)
     if free:
-        reason = f"the showroom is open ({state.reason}); its specialists ring after the team"
+        reason = f"the showroom is open ({state.reason})"
+        if draft.steps:
+            reason += "; its specialists ring after the team"
         draft.ring("showroom", free, settings.showroom.ring_seconds, reason, "showroom")
 
 

@@ -214,3 +214,32 @@ def test_asterisk_restarted_with_a_call_in_progress(tugi, phones, pbx) -> None:
     assert wait_record(tugi, before, timeout=1) == [call]
     for staff_id in ("alice", "bob", "carol", "dan"):
         phones[staff_id].reregister()
+
+
+def test_database_unavailable_when_the_call_ends_loses_nothing(tugi, phones) -> None:
+    import sqlite3
+
+    before = ids(tugi)
+    outgoing = phones["alice"].call("202")
+    ringing = phones["bob"].wait_incoming()
+    ringing.answer()
+    outgoing.wait_confirmed()
+    path = tugi.settings.database.url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, timeout=1, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")   # nobody else can write: the database is away for Tugi
+    try:
+        outgoing.hangup()
+        ringing.wait_disconnected()
+        deadline = time.monotonic() + 15
+        while tugi.engine.writer.pending == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tugi.engine.writer.pending >= 1, "the finished call is not waiting in the spool"
+        time.sleep(2.0)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    (call,) = wait_record(tugi, before, timeout=30)
+    record = full(tugi, call)
+    assert record["disposition"] == "answered" and record["answered_by"] == "bob"
+    time.sleep(1.0)
+    assert wait_record(tugi, before, timeout=1) == [call]
