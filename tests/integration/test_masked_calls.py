@@ -94,3 +94,32 @@ def test_a_closed_session_no_longer_connects(tugi, outside, session) -> None:
     call = dial_proxy(outside["courier"], session.proxy_number)
     call.wait_disconnected(timeout=15)
     outside["customer"].expect_no_call(0.5)
+
+
+def test_single_number_mode_asks_for_the_pin(tugi, outside) -> None:
+    masking = tugi.engine.masking
+    opened = []
+    try:
+        # The customer already has a live session on every proxy number: the next one needs a PIN.
+        for courier in ("+37255500011", COURIER, "+37255500012"):
+            opened.append(masking.open_session(
+                order_ref=f"order-{courier[-2:]}", customer_ref="cust-7", customer_number=CUSTOMER,
+                courier_ref=f"courier-{courier[-2:]}", courier_number=courier, ttl=timedelta(hours=1),
+            ))
+        pinned = next(s for s in opened if s.pin)
+        assert pinned.courier.number == COURIER
+        call = dial_proxy(outside["courier"], pinned.proxy_number)
+        call.wait_confirmed()                 # Asterisk answers to collect the PIN
+        time.sleep(1.5)
+        call.send_dtmf(pinned.pin)
+        ringing = outside["customer"].wait_incoming(timeout=15)
+        assert ringing.caller_id == pinned.proxy_number
+        assert_no_trace_of(COURIER, ringing.seen.invite)
+        ringing.answer()
+        time.sleep(0.5)
+        call.hangup()
+        ringing.wait_disconnected()
+    finally:
+        for session in opened:
+            with contextlib.suppress(Exception):
+                masking.close(session.id)
