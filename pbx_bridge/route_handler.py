@@ -80,6 +80,23 @@ class CallbackOrder:
     order_ref: str | None = None
 
 
+def target_refs(dial: str) -> list[str]:
+    """Who a dial string rings, by reference: a staff id, "outsourced" or "customer".
+
+    Records keep these, never the dial string itself, which carries a real number for calls
+    through the carrier.
+    """
+    refs = []
+    for part in dial.split("&"):
+        if part.endswith("@carrier"):
+            refs.append("customer")
+        elif part.endswith("@outsourced"):
+            refs.append("outsourced")
+        else:
+            refs.append(part.removeprefix("PJSIP/"))
+    return refs
+
+
 class RouteHandler:
     def __init__(
         self,
@@ -121,7 +138,7 @@ class RouteHandler:
         step = note.steps[step_index] if step_index < len(note.steps) else Step("hangup", "done", cause=16)
         if step.action == "dial":
             note.route.append(step.label)
-            note.targets_tried.extend(t for t in step.dial.split("&"))
+            note.targets_tried.extend(target_refs(step.dial))
         await self._answer(call, step)
         self.decision_seconds.append(time.perf_counter() - started)
         self._forget_old()

@@ -110,10 +110,15 @@ def phones(sip_agent) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def outsourced_phone(sip_agent):
-    """The outsourced call centre's trunk: answers at 127.0.0.3, as the config says."""
-    return sip_agent.phone("testshop", bind_ip=shop.OUTSOURCED_IP, bind_port=shop.OUTSOURCED_PORT, register=False)
+@pytest.fixture(scope="module")
+def outsourced_phone(sip_agent) -> Iterator:
+    """The outsourced call centre's trunk: answers at 127.0.0.3, as the config says.
+
+    Module-scoped and closed after: pjsua2 allows only 8 accounts per process.
+    """
+    phone = sip_agent.phone("testshop", bind_ip=shop.OUTSOURCED_IP, bind_port=shop.OUTSOURCED_PORT, register=False)
+    yield phone
+    phone.close()
 
 
 @pytest.fixture(autouse=True)

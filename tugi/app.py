@@ -13,7 +13,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from panoramisk.message import Message
@@ -177,8 +177,7 @@ class Engine:
         await self.agi.start()
         await self.ami.start()
         await self._start_http()
-        if self.masking is not None:
-            self._tasks.append(asyncio.create_task(self._housekeeping(), name="masking-housekeeping"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
     async def _start_http(self) -> None:
         from web import server
@@ -203,14 +202,19 @@ class Engine:
             raise ApiError(503, f"Sorry, {exc}.") from None
 
     async def _housekeeping(self, every: float = 60.0) -> None:
-        """Expire delivery sessions past their time and purge closed ones past retention."""
+        """Expire delivery sessions past their time, purge closed ones and old raw events."""
         while True:
             try:
-                done = await asyncio.to_thread(self.masking.expire_and_purge, self.clock())
-                if done.expired or done.purged:
-                    log.info("masking: %d sessions expired, %d purged", done.expired, done.purged)
+                if self.masking is not None:
+                    done = await asyncio.to_thread(self.masking.expire_and_purge, self.clock())
+                    if done.expired or done.purged:
+                        log.info("masking: %d sessions expired, %d purged", done.expired, done.purged)
+                # The raw event journal holds numbers in clear: keep it only as long as closed
+                # masking sessions keep theirs.
+                horizon = timedelta(days=max(1, self.settings.masking.retention_days))
+                await asyncio.to_thread(self.history.purge_journal, horizon)
             except Exception:
-                log.warning("masking housekeeping failed; will retry", exc_info=True)
+                log.warning("housekeeping failed; will retry", exc_info=True)
             await asyncio.sleep(every)
 
     async def stop(self) -> None:

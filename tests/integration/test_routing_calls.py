@@ -82,7 +82,7 @@ def test_named_person_busy_rings_the_team(tugi, phones) -> None:
     phones["bob"].expect_no_call(0.3)
     ringing.answer()
     call.wait_confirmed()
-    note = next(n for n in tugi.engine.routes.notes.values() if n.kind == "web" and n.targets_tried == ["PJSIP/carol"])
+    note = next(n for n in tugi.engine.routes.notes.values() if n.kind == "web" and n.targets_tried == ["carol"])
     assert note.route == ["team"]
     for leg in (call, busy):
         leg.hangup()
