@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -34,6 +35,7 @@ def pbx(settings: Settings) -> Iterator:
     from tugi.local_asterisk import LocalAsterisk, ensure_root
 
     root = ensure_root()
+    _stop_leftovers(root)
     name = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     instance = LocalAsterisk(settings, name=name, root=root)
     instance.start(extra={"pjsip.conf": _pjsip_with_test_web_phone(settings)})
@@ -43,6 +45,19 @@ def pbx(settings: Settings) -> Iterator:
         instance.stop()
         if os.environ.get("TUGI_KEEP_PBX_RUNS") != "1":
             shutil.rmtree(instance.dir, ignore_errors=True)
+
+
+def _stop_leftovers(root) -> None:
+    """A test run that crashed (pjsua2 aborts the interpreter on misuse) skips its teardown and
+    leaves its Asterisk on the test ports; stop such leftovers of earlier runs and their folders."""
+    import signal
+
+    for folder in root.glob("tugi-runs/test-*"):
+        pid_file = folder / "run" / "asterisk.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _pjsip_with_test_web_phone(settings: Settings) -> str:

@@ -138,7 +138,7 @@ def test_call_from_the_browser_reaches_the_phone_with_media(asterisk_root: Path)
     note = seen["routing_note"]
     assert note["kind"] == "web"
     assert note["page_ref"] == "cart-42"
-    assert note["targets_tried"] == ["PJSIP/alice"]
+    assert note["targets_tried"] == ["alice"]
     (record,) = seen["history_records"]
     assert record["channel"] == "web"
     assert record["page_ref"] == "cart-42"
