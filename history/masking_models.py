@@ -8,37 +8,12 @@ uses" are index range scans over one person's rows, whatever the size of the tab
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Dialect, Index, LargeBinary, String, false
+from sqlalchemy import Boolean, Index, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-from history.base import Base
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on SQLite (no zone support) and PostgreSQL.
-
-    SQLite keeps naive text, so every value is stored as naive UTC there; then text order is
-    time order and range conditions in queries stay correct.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("naive datetime given to a UTC column; use an aware datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from history.base import Base, UtcDateTime
 
 
 class MaskingSessionRow(Base):

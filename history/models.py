@@ -14,20 +14,17 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Integer,
     LargeBinary,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from history.base import Base
+from history.base import Base, UtcDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; everywhere else ids are 64-bit.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -39,33 +36,6 @@ INDEX = 64     # HMAC-SHA256 as hex
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware timestamp that always reads back as aware UTC.
-
-    PostgreSQL keeps the instant (timestamptz); SQLite keeps text without an offset, so
-    values are normalised to UTC on the way in and labelled UTC on the way out. A naive
-    value is refused rather than guessed at.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: history stores timezone-aware times only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class Customer(Base):

@@ -93,7 +93,7 @@ def _slot(engine: Engine) -> ColumnElement[Any]:
     if engine.dialect.name == "postgresql":
         return func.floor(func.extract("epoch", Interaction.started_at) / _SLOT_SECONDS)
     if engine.dialect.name == "sqlite":
-        # SQLite keeps naive UTC text (see models.UtcDateTime); integer division floors here
+        # SQLite keeps naive UTC text (see base.UtcDateTime); integer division floors here
         return cast(func.strftime("%s", Interaction.started_at), Integer) / _SLOT_SECONDS
     raise ValueError(f"statistics support SQLite and PostgreSQL, not {engine.dialect.name}")
 

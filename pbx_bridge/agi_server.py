@@ -86,6 +86,7 @@ class AgiServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]  # the real one when asked for port 0
         log.info("FastAGI listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:

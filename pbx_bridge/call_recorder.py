@@ -7,12 +7,14 @@ with both, so they meet here, once per finished call.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from history.records import CallRecord, Channel, Disposition, PartyKind
+from pbx_bridge.cel_csv import read_events
 from pbx_bridge.route_handler import CallNote
 
 log = logging.getLogger(__name__)
@@ -129,12 +131,10 @@ class Reconciler:
         self.rebuilt = 0
 
     async def run(self, live_uniqueids: set[str]) -> None:
-        import asyncio
-
         lines = await asyncio.to_thread(self.read_lines)
         tracker = self.new_tracker()
         finished: list[CallRecord] = []
-        for fields in _events_of(lines):
+        for fields in read_events(lines):
             finished += tracker.feed(fields, source="reconciliation")
         finished += tracker.finish_gone(live_uniqueids)
         from_file = {u for record in finished for u in record.uniqueids}
@@ -151,12 +151,6 @@ class Reconciler:
             self.rebuilt += 1
         if self.rebuilt:
             log.info("reconciliation: %d calls rebuilt from Asterisk's CEL file so far", self.rebuilt)
-
-
-def _events_of(lines: list[str]) -> list[dict[str, str]]:
-    from pbx_bridge.cel_csv import read_events
-
-    return list(read_events(lines))
 
 
 def _uniqueids_of(tracker: Any) -> set[str]:

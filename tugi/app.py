@@ -21,14 +21,25 @@ from sqlalchemy import Engine as Engine_
 from sqlalchemy import create_engine, event
 
 from config.schema import Settings
+from history.masking_store import SqlSessionStore
+from history.migrate import upgrade
+from history.protect import AesGcmProtector
+from history.store import HistoryStore
+from history.writer import RecordWriter
+from masking.crypto import NumberCipher
+from masking.service import MaskingService
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.ami_session import AmiError, AmiSession, AmiSettings
 from pbx_bridge.call_recorder import CallRecorder, Reconciler
 from pbx_bridge.call_tokens import CallTokens
-from pbx_bridge.callbacks import CallbackPlacer
+from pbx_bridge.callbacks import CallbackError, CallbackPlacer
 from pbx_bridge.cel_tracker import CelTracker
 from pbx_bridge.presence_feed import PresenceFeed
 from pbx_bridge.route_handler import RouteHandler
+from web import server
+from web.app import build_app
+from web.errors import ApiError
+from web.services import WebServices
 
 log = logging.getLogger("tugi")
 
@@ -82,8 +93,6 @@ class Engine:
         self.callbacks = CallbackPlacer(s, self.ami, self.routes.callbacks, self.presence.current, self.clock)
         self.agi = AgiServer(s.agi.host, s.agi.port)
         self.agi.route("route", self.routes)
-        from history.writer import RecordWriter
-
         self.writer = RecordWriter(self.history, self.data_dir / "spool")
         self.recorder = CallRecorder(
             CelTracker(s), self.routes.notes, self.writer.submit, journal=self._journal
@@ -99,10 +108,6 @@ class Engine:
         self.http_runner = None
 
     def _build_masking(self):
-        from history.masking_store import SqlSessionStore
-        from masking.crypto import NumberCipher
-        from masking.service import MaskingService
-
         key = self.settings.masking.encryption_key
         if not self.settings.masking.pool or key is None:
             return None
@@ -114,9 +119,6 @@ class Engine:
         )
 
     def _build_history(self):
-        from history.protect import AesGcmProtector
-        from history.store import HistoryStore
-
         key = self.settings.database.encryption_key
         secret = key.get_secret_value() if key else self._local_key("history.key")
         return HistoryStore(self.engine, AesGcmProtector(secret))
@@ -170,8 +172,6 @@ class Engine:
         return await asyncio.to_thread(self.history.last_handler, None, number)
 
     async def start(self) -> None:
-        from history.migrate import upgrade
-
         await asyncio.to_thread(upgrade, self.settings.database.url)
         await self.writer.start()
         await self.agi.start()
@@ -180,10 +180,6 @@ class Engine:
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
     async def _start_http(self) -> None:
-        from web import server
-        from web.app import build_app
-        from web.services import WebServices
-
         services = WebServices(
             settings=self.settings, history=self.history, presence=self.presence, masking=self.masking,
             tokens=self.tokens, place_callback=self._request_callback, clock=self.clock,
@@ -193,9 +189,6 @@ class Engine:
                  self.settings.http.host, self.settings.http.port)
 
     async def _request_callback(self, *args, **kwargs) -> str:
-        from pbx_bridge.callbacks import CallbackError
-        from web.errors import ApiError
-
         try:
             return await self.callbacks.request(*args, **kwargs)
         except CallbackError as exc:
