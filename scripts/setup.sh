@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v sipp >/dev/null || need_apt+=(sip-tester)
+command -v tcpdump >/dev/null || need_apt+=(tcpdump)  # bench/call_setup.py times SIP on the wire
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v pg_isready >/dev/null || need_apt+=(postgresql postgresql-client)
