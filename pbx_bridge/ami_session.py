@@ -76,6 +76,8 @@ class AmiSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 15.0
     connect_timeout: float = 5.0
+    # The event names subscribers read; others are dropped unparsed (None: every event).
+    events: frozenset[str] | None = None
 
 
 class AmiSession:
@@ -94,6 +96,7 @@ class AmiSession:
         self.logins = 0
         self.disconnects = 0
         self.skipped_frames = 0
+        self.ignored_events = 0
 
     # -- wiring
     def subscribe(self, handler: EventHandler) -> None:
@@ -182,7 +185,7 @@ class AmiSession:
             asyncio.open_connection(self.settings.host, self.settings.port), self.settings.connect_timeout
         )
         self._writer = writer
-        frames = FrameBuffer()
+        frames = FrameBuffer(self.settings.events)
         reader_task = asyncio.create_task(self._read(reader, frames), name="ami-reader")
         try:
             # `connected` is set only after login, so nobody else's action goes out before it.
@@ -218,6 +221,7 @@ class AmiSession:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader_task
             self.skipped_frames += frames.skipped
+            self.ignored_events += frames.ignored
 
     async def _read(self, reader: asyncio.StreamReader, frames: FrameBuffer) -> None:
         while True:

@@ -27,6 +27,7 @@ from routing.presence import (
 log = logging.getLogger(__name__)
 
 _UNREGISTERED = ("UNAVAILABLE", "INVALID", "Unavailable", "Invalid")
+PRESENCE_EVENTS = frozenset({"DeviceStateChange", "ContactStatus"})
 
 Listener = Callable[[str, PersonPresence], Awaitable[None] | None]
 

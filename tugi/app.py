@@ -30,11 +30,11 @@ from masking.crypto import NumberCipher
 from masking.service import MaskingService
 from pbx_bridge.agi_server import AgiServer
 from pbx_bridge.ami_session import AmiError, AmiSession, AmiSettings
-from pbx_bridge.call_recorder import CallRecorder, Reconciler
+from pbx_bridge.call_recorder import TRACKED_EVENTS, CallRecorder, Reconciler
 from pbx_bridge.call_tokens import CallTokens
 from pbx_bridge.callbacks import CallbackError, CallbackPlacer
 from pbx_bridge.cel_tracker import CelTracker
-from pbx_bridge.presence_feed import PresenceFeed
+from pbx_bridge.presence_feed import PRESENCE_EVENTS, PresenceFeed
 from pbx_bridge.route_handler import RouteHandler
 from web import server
 from web.app import build_app
@@ -45,6 +45,7 @@ log = logging.getLogger("tugi")
 
 Clock = Callable[[], datetime]
 RECONCILE = "TugiReconcile"  # a message Tugi queues for itself behind the AMI events
+AMI_EVENTS = PRESENCE_EVENTS | TRACKED_EVENTS  # what the subscribers below read; manager.conf asks for these
 
 
 def utc_now() -> datetime:
@@ -80,7 +81,7 @@ class Engine:
         self.engine = create_database_engine(s.database.url)
         self.ami = AmiSession(AmiSettings(
             host=s.asterisk.ami_host, port=s.asterisk.ami_port, username=s.asterisk.ami_username,
-            secret=s.asterisk.ami_secret.get_secret_value(),
+            secret=s.asterisk.ami_secret.get_secret_value(), events=AMI_EVENTS,
         ))
         self.presence = PresenceFeed(s)
         self.tokens = CallTokens(s.http.token_secret.get_secret_value(), s.shop.id) if s.http.token_secret else None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 
 import pytest
 from panoramisk import Manager
 
+from dialplans.render import AMI_EVENTS
 from tests.support import shop
 
 TUGI_CONTEXTS = (
@@ -74,6 +77,50 @@ def test_staff_phones_register_and_call_each_other(pbx, phones) -> None:
     ringing.wait_disconnected()
     assert "CONFIRMED" in outgoing.seen.states and outgoing.seen.states[-1] == "DISCONNECTED"
     assert pbx.cli("core show channels count").startswith("0 active channels")
+
+
+class _RawAmiListener(threading.Thread):
+    """Logs in as Tugi's AMI user and keeps every event name it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", shop.AMI_PORT), timeout=10)
+        self.sock.sendall(f"Action: Login\r\nUsername: tugi\r\nSecret: {shop.AMI_SECRET}\r\n\r\n".encode())
+        self.data = b""
+        while b"Authentication accepted" not in self.data:
+            self.data += self.sock.recv(4096)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                self.data += self.sock.recv(65536)
+            except TimeoutError:
+                continue
+
+    def event_names(self) -> set[str]:
+        return {line[7:] for line in self.data.decode(errors="replace").split("\r\n") if line.startswith("Event: ")}
+
+
+def test_tugis_ami_user_is_sent_only_the_events_tugi_reads(pbx, phones) -> None:
+    listener = _RawAmiListener()
+    listener.start()
+    alice, bob = phones["alice"], phones["bob"]
+    outgoing = alice.call("202")
+    ringing = bob.wait_incoming(timeout=10)
+    ringing.answer()
+    outgoing.wait_confirmed()
+    outgoing.hangup()
+    ringing.wait_disconnected()
+    time.sleep(0.5)
+    listener.stopped.set()
+    listener.join()
+    listener.sock.close()
+    names = listener.event_names()
+    # The call happened (CEL and device states came), and nothing Tugi would throw away did.
+    assert {"CEL", "DeviceStateChange"} <= names
+    assert names <= set(AMI_EVENTS) | {"FullyBooted"}, names - set(AMI_EVENTS)
 
 
 @pytest.mark.parametrize("password", ["wrong-password"])
