@@ -1,9 +1,11 @@
 """AMI ingestion: events/s through Tugi's whole event path vs panoramisk's bare Manager.
 
-The stream is a real one (bench/fixtures/ami_busy.ami.gz, recorded by bench.ami_capture from a
-busy Asterisk: 400 calls, blind transfers). A local TCP server plays Asterisk: it answers the
-login (and the actions a client sends after it) and then writes the recorded bytes as fast as
-the client reads them.
+The streams are real ones, recorded by bench.ami_capture from a busy Asterisk (400 calls,
+blind transfers): `ami_busy.ami.gz` is what Tugi's own AMI user is sent (manager.conf filters
+for the events Tugi reads), `ami_busy_unfiltered.ami.gz` the same calls as seen by a user
+without that filter, as on a PBX whose manager.conf was not written for Tugi. A local TCP
+server plays Asterisk: it answers the login (and the actions a client sends after it) and then
+writes the recorded bytes as fast as the client reads them.
 
 - Tugi: the composition root's `Engine` (its AMI session with byte-buffered framing, the
   presence feed, the CEL tracker, the call recorder and the history writer on SQLite), timed
@@ -11,7 +13,7 @@ the client reads them.
 - Baseline: panoramisk's `Manager` with one catch-all event callback that counts — the parser
   and dispatch a plain panoramisk application gets, with no work done per event.
 
-Run: python -m bench.ami_ingestion [--rounds 3] [--fixture PATH] [--profile]
+Run: python -m bench.ami_ingestion [--rounds 3] [--fixture PATH]... [--profile]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from panoramisk import Manager
 from sqlalchemy import text
 
-from bench.ami_capture import DEFAULT_OUT
+from bench.ami_capture import DEFAULT_OUT, UNFILTERED_OUT
 from config.schema import Settings
 from pbx_bridge.ami_protocol import FRAME_END, FrameBuffer
 from tests.support.shop import test_settings
@@ -133,11 +135,13 @@ async def through_tugi(port: int, expected: int, folder: Path) -> tuple[float, f
     await engine.ami.start()
     await _wait(done, lambda: f"Tugi handled {seen} of {expected} events")
     handled = time.perf_counter() - started
+    await engine.recorder.drain(timeout=300)
     await engine.writer.flush(timeout=300)
     stored = time.perf_counter() - started
     with engine.engine.connect() as connection:
         records = connection.execute(text("SELECT count(*) FROM interaction")).scalar_one()
     await engine.ami.stop()
+    await engine.recorder.stop()
     await engine.writer.stop()
     engine.engine.dispose()
     return handled, stored, records
@@ -185,11 +189,11 @@ async def through_panoramisk(port: int, expected: int) -> float:
     return elapsed
 
 
-async def run(stream: bytes, rounds: int, profile: bool) -> None:
+async def run(label: str, stream: bytes, rounds: int, profile: bool) -> None:
     expected = count_events(stream)
     server = ReplayServer(stream)
     await server.start()
-    print(f"stream: {len(stream) / 1e6:.1f} MB, {expected} events")
+    print(f"\n{label}: {len(stream) / 1e6:.1f} MB, {expected} events")
     bare: list[float] = []
     tugi: list[tuple[float, float, int]] = []
     for _ in range(rounds):
@@ -224,11 +228,13 @@ async def _maybe_profiled(profile: bool, work: Callable) -> tuple[float, float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--fixture", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--fixture", type=Path, action="append",
+                        help=f"a recorded stream (default: {DEFAULT_OUT.name} and {UNFILTERED_OUT.name})")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one Tugi round")
     args = parser.parse_args()
-    stream = gzip.decompress(args.fixture.read_bytes())
-    asyncio.run(run(stream, 1 if args.profile else args.rounds, args.profile))
+    for fixture in args.fixture or [DEFAULT_OUT, UNFILTERED_OUT]:
+        stream = gzip.decompress(fixture.read_bytes())
+        asyncio.run(run(fixture.name, stream, 1 if args.profile else args.rounds, args.profile))
 
 
 if __name__ == "__main__":

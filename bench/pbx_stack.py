@@ -125,6 +125,20 @@ def bench_pjsip(settings: Settings) -> str:
         "bench-static", "bench-static", STATIC_CALLER_IP)
 
 
+RAW_AMI_USER = "bench-raw"
+
+
+def bench_manager(settings: Settings) -> str:
+    """Tugi's manager.conf plus a user with the same read classes but no event filter: the
+    stream an AMI client gets from a PBX whose manager.conf was not written for it."""
+    (manager,) = [f.text for f in render(settings) if f.name == "manager.conf"]
+    (read,) = [line for line in manager.splitlines() if line.startswith("read=")]
+    return manager + (
+        f"\n[{RAW_AMI_USER}]\nsecret={AMI_SECRET}\ndeny=0.0.0.0/0.0.0.0\npermit=127.0.0.1/255.255.255.255\n"
+        f"{read}\nwrite=system\n"
+    )
+
+
 def bench_extensions(settings: Settings) -> str:
     (extensions,) = [f.text for f in render(settings) if f.name == "extensions.conf"]
     return extensions + (
@@ -198,7 +212,8 @@ def running_stack(agents: int = 300, keep: bool = False) -> Iterator[Stack]:
     config = workdir / "bench.toml"
     config.write_text(bench_toml(agents))
     asterisk = LocalAsterisk(settings, name=f"bench-{os.getpid()}", root=ensure_root())
-    asterisk.start(extra={"pjsip.conf": bench_pjsip(settings), "extensions.conf": bench_extensions(settings)})
+    asterisk.start(extra={"pjsip.conf": bench_pjsip(settings), "extensions.conf": bench_extensions(settings),
+                          "manager.conf": bench_manager(settings)})
     processes: list[subprocess.Popen[bytes]] = []
     try:
         log = workdir / "tugi.log"

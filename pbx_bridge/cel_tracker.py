@@ -211,18 +211,28 @@ class _Call:
     linkedid_end_at: datetime | None = None
 
 
-def _field(event: Mapping[str, str], *names: str) -> str:
-    """The first of `names` present in `event`, compared case-insensitively."""
-    for name in names:
-        if name in event:
-            value = event[name]
-            return "" if value is None else str(value)
-    lowered = {str(k).lower(): v for k, v in event.items()}
-    for name in names:
-        value = lowered.get(name.lower())
-        if value is not None:
-            return str(value)
-    return ""
+class _Fields:
+    """One event's fields by any of several names; case-insensitively only as a last resort,
+    and then with the lower-cased copy built once per event, not once per missing name."""
+
+    __slots__ = ("_event", "_lowered")
+
+    def __init__(self, event: Mapping[str, str]) -> None:
+        self._event = event
+        self._lowered: dict[str, object] | None = None
+
+    def __call__(self, *names: str) -> str:
+        for name in names:
+            if name in self._event:
+                value = self._event[name]
+                return "" if value is None else str(value)
+        if self._lowered is None:
+            self._lowered = {str(k).lower(): v for k, v in self._event.items()}
+        for name in names:
+            value = self._lowered.get(name.lower())
+            if value is not None:
+                return str(value)
+        return ""
 
 
 def _json(text: str) -> dict:
@@ -359,24 +369,25 @@ class CelTracker:
         if not isinstance(event, Mapping):
             self.stats["malformed"] += 1
             return None
-        kind = _field(event, "Event")
+        field = _Fields(event)
+        kind = field("Event")
         if kind in ("Hold", "Unhold"):
             name = kind.upper()
-            uniqueid = _field(event, "Uniqueid", "UniqueID")
-            linkedid = _field(event, "Linkedid", "LinkedID")
-            when = self._time("", _field(event, "Timestamp")) or self._clock()
+            uniqueid = field("Uniqueid", "UniqueID")
+            linkedid = field("Linkedid", "LinkedID")
+            when = self._time("", field("Timestamp")) or self._clock()
         elif kind in ("", "CEL"):
-            name = _field(event, "EventName", "eventname", "eventtype").strip().upper()
-            uniqueid = _field(event, "UniqueID", "uniqueid")
-            linkedid = _field(event, "LinkedID", "linkedid")
-            when = self._time(_field(event, "EventTime", "eventtime"), _field(event, "Timestamp"))
+            name = field("EventName", "eventname", "eventtype").strip().upper()
+            uniqueid = field("UniqueID", "uniqueid")
+            linkedid = field("LinkedID", "linkedid")
+            when = self._time(field("EventTime", "eventtime"), field("Timestamp"))
         else:
             self.stats["unknown"] += 1
             return None
         if not name or not uniqueid.strip() or when is None:
             self.stats["malformed"] += 1
             return None
-        userdeftype = _field(event, "UserDefType", "userdeftype")
+        userdeftype = field("UserDefType", "userdeftype")
         if name not in self._interpreters:
             if kind != "CEL" and kind != "":
                 self.stats["unknown"] += 1
@@ -392,15 +403,15 @@ class CelTracker:
             time=when,
             uniqueid=uniqueid.strip(),
             linkedid=linkedid.strip(),
-            channel=_field(event, "Channel", "channame"),
-            cid_num=_field(event, "CallerIDnum", "cid_num"),
-            cid_name=_field(event, "CallerIDname", "cid_name"),
-            exten=_field(event, "Exten", "exten"),
-            context=_field(event, "Context", "context"),
-            app=_field(event, "Application", "appname"),
-            appdata=_field(event, "AppData", "appdata"),
-            peer=_field(event, "Peer", "peer"),
-            extra=_field(event, "Extra", "extra"),
+            channel=field("Channel", "channame"),
+            cid_num=field("CallerIDnum", "cid_num"),
+            cid_name=field("CallerIDname", "cid_name"),
+            exten=field("Exten", "exten"),
+            context=field("Context", "context"),
+            app=field("Application", "appname"),
+            appdata=field("AppData", "appdata"),
+            peer=field("Peer", "peer"),
+            extra=field("Extra", "extra"),
             userdeftype=userdeftype.strip(),
         )
 

@@ -216,6 +216,7 @@ class Engine:
             await self.http_runner.cleanup()
         await self.ami.stop()
         await self.agi.stop()
+        await self.recorder.stop()
         with contextlib.suppress(TimeoutError):
             await self.writer.flush(timeout=5)
         await self.writer.stop()

@@ -50,7 +50,8 @@ class EngineThread:
         self.run(self.engine.ami.wait_connected(15))
 
     def calls(self, **filters: object) -> list[dict]:
-        """Calls stored so far, after the writer has flushed what it holds."""
+        """Calls stored so far, after the recorder and the writer have passed on what they hold."""
+        self.run(self.engine.recorder.drain(timeout=10))
         self.run(self.engine.writer.flush(timeout=10))
         return self.engine.history.list_calls(**filters)
 
