@@ -24,13 +24,11 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from panoramisk.message import Message
-
-from pbx_bridge.ami_protocol import FieldValue, FrameBuffer, encode_action
+from pbx_bridge.ami_protocol import AmiMessage, FieldValue, FrameBuffer, encode_action
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Message], Awaitable[None] | None]
+EventHandler = Callable[[AmiMessage], Awaitable[None] | None]
 LoginHandler = Callable[["AmiSession"], Awaitable[None] | None]
 
 
@@ -60,8 +58,8 @@ class _Pending:
     action: str
     future: asyncio.Future
     collect: bool = False
-    events: list[Message] = field(default_factory=list)
-    response: Message | None = None
+    events: list[AmiMessage] = field(default_factory=list)
+    response: AmiMessage | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ class AmiSession:
         self._ids = itertools.count(1)
         self._prefix = f"tugi-{random.getrandbits(32):08x}"
         self._writer: asyncio.StreamWriter | None = None
-        self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self._events: asyncio.Queue[AmiMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
         self.connected = asyncio.Event()
@@ -125,14 +123,14 @@ class AmiSession:
     async def wait_connected(self, timeout: float) -> None:
         await asyncio.wait_for(self.connected.wait(), timeout)
 
-    def inject(self, message: Message) -> None:
+    def inject(self, message: AmiMessage) -> None:
         """Queue a message of Tugi's own behind the events received so far, to run in order."""
         self._events.put_nowait(message)
 
     # -- actions
     async def send(
         self, fields: Mapping[str, FieldValue], *, timeout: float | None = None, collect: bool = False
-    ) -> Message | list[Message]:
+    ) -> AmiMessage | list[AmiMessage]:
         """Send one action and await its reply (and, with `collect`, its list of events)."""
         if not self.connected.is_set():
             raise AmiDisconnected(f"{fields.get('Action')}: not connected to Asterisk")
@@ -140,7 +138,7 @@ class AmiSession:
 
     async def _request(
         self, fields: Mapping[str, FieldValue], timeout: float | None, collect: bool
-    ) -> Message | list[Message]:
+    ) -> AmiMessage | list[AmiMessage]:
         if self._writer is None:
             raise AmiDisconnected(f"{fields.get('Action')}: not connected to Asterisk")
         action_id = f"{self._prefix}-{next(self._ids)}"
@@ -156,7 +154,7 @@ class AmiSession:
         finally:
             self._pending.pop(action_id, None)
 
-    async def send_list(self, fields: Mapping[str, FieldValue], *, timeout: float | None = None) -> list[Message]:
+    async def send_list(self, fields: Mapping[str, FieldValue], *, timeout: float | None = None) -> list[AmiMessage]:
         """An action answered by an event list (CoreShowChannels, DeviceStateList, …)."""
         result = await self.send(fields, timeout=timeout, collect=True)
         assert isinstance(result, list)
@@ -231,7 +229,7 @@ class AmiSession:
             for message in frames.feed(data):
                 self._route(message)
 
-    def _route(self, message: Message) -> None:
+    def _route(self, message: AmiMessage) -> None:
         action_id = message.get("ActionID")
         pending = self._pending.get(action_id) if action_id else None
         if pending is None:

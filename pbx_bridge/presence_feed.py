@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-
-from panoramisk.message import Message
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from config.schema import Settings
 from pbx_bridge.ami_session import AmiError, AmiSession
@@ -56,7 +55,7 @@ class PresenceFeed:
         for item in states:
             await self.on_event(item)
 
-    async def on_event(self, event: Message) -> None:
+    async def on_event(self, event: Mapping[str, Any]) -> None:
         name = event.get("Event", "")
         if name in ("DeviceStateChange", "DeviceStateListItem") or (name == "" and "Device" in event):
             device = event.get("Device", "")

@@ -56,3 +56,11 @@ def test_manager_conf_asks_asterisk_for_exactly_what_the_engine_reads() -> None:
     asked = {line.split("name(", 1)[1].split(")", 1)[0] for line in manager.splitlines()
              if line.startswith("eventfilter(")}
     assert asked == app.AMI_EVENTS
+
+
+def test_a_frame_is_a_plain_dict_and_repeated_fields_keep_every_value() -> None:
+    (message,) = FrameBuffer().feed(_frames(
+        "Event: Newchannel\nChanVariable: a=1\nChanVariable: b=2\nCallerIDName: Müller"))
+    assert type(message) is not dict and isinstance(message, dict)
+    assert message["ChanVariable"] == ["a=1", "b=2"]
+    assert message["CallerIDName"] == "Müller"
