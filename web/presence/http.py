@@ -38,10 +38,13 @@ async def presence_socket(request: web.Request) -> web.StreamResponse:
     sockets = request.app[PRESENCE_SOCKETS]
     sockets.add(ws)
     # subscribe before the snapshot, so a change in between arrives (at worst twice), never not at all
-    subscriber = hub.subscribe()
+    subscriber = hub.subscribe(_SocketSink(ws, request.transport))
     pump: asyncio.Task[None] | None = None
     try:
+        # busy while the snapshot goes out, so a change meanwhile queues behind it
+        subscriber.busy = True
         await ws.send_str(hub.snapshot_message())
+        subscriber.busy = False
         pump = asyncio.create_task(_relay_changes(ws, subscriber, hub))
         chatter = TokenBucketLimiter(limits.ws_messages, time.monotonic, max_keys=1)
         async for message in ws:
@@ -68,14 +71,39 @@ async def presence_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+class _SocketSink:
+    """What the hub's relay writes to: the socket, while its send buffer is not backed up."""
+
+    __slots__ = ("transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        self.ws = ws
+        self.transport = transport
+
+    def ready(self) -> bool:
+        # At or under the low-water mark the transport is not paused, and a small frame cannot
+        # push it past the high-water mark, so aiohttp's send returns without awaiting a drain.
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            return False
+        return transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]
+
+    async def send(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+
 async def _relay_changes(ws: web.WebSocketResponse, subscriber: Subscriber, hub: PresenceHub) -> None:
+    """Drain the socket's queue: the changes the hub could not write at once, or a snapshot."""
     while not ws.closed:
         item = await subscriber.queue.get()
         text = hub.snapshot_message() if item is RESYNC else str(item)
+        subscriber.busy = True
         try:
             await ws.send_str(text)
         except ConnectionError:
             return
+        finally:
+            subscriber.busy = False
 
 
 async def close_sockets(app: web.Application) -> None:
