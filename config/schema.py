@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import time
 from ipaddress import ip_address
+from types import MappingProxyType
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -200,6 +203,22 @@ class Hours(_Frozen):
 
     def for_weekday(self, weekday: int) -> tuple[TimeRange, ...]:
         return getattr(self, WEEKDAYS[weekday])
+
+
+_STAFF_INDEXES: OrderedDict[int, tuple[tuple[Staff, ...], Mapping[str, Staff]]] = OrderedDict()
+
+
+def _staff_index(staff: tuple[Staff, ...]) -> Mapping[str, Staff]:
+    # Kept outside the model: pydantic compares models by their __dict__, so a cache inside one
+    # would make two equal settings unequal. The tuple is kept with its index, so a recycled id()
+    # never matches a different list.
+    cached = _STAFF_INDEXES.get(id(staff))
+    if cached is None or cached[0] is not staff:
+        cached = (staff, MappingProxyType({p.id: p for p in staff}))
+        _STAFF_INDEXES[id(staff)] = cached
+        while len(_STAFF_INDEXES) > 16:
+            _STAFF_INDEXES.popitem(last=False)
+    return cached[1]
 
 
 def _default_shop_hours() -> Hours:
@@ -446,7 +465,12 @@ class Settings(_Frozen):
         return self
 
     def staff_by_id(self, staff_id: str) -> Staff | None:
-        return next((p for p in self.staff if p.id == staff_id), None)
+        return self.staff_index.get(staff_id)
+
+    @property
+    def staff_index(self) -> Mapping[str, Staff]:
+        """Staff by id: looked up for every dial target of every call, so built once per staff list."""
+        return _staff_index(self.staff)
 
     @property
     def showroom_staff(self) -> tuple[Staff, ...]:
