@@ -57,7 +57,7 @@ async def main() -> None:
     handler = RouteHandler(settings, presence=lambda: presence, clock=lambda: now, tokens=tokens)
 
     async def baseline(call: AgiCall) -> None:
-        await call.set("TUGI_ACTION", "hangup")
+        await call.set("TUGI_ANSWER", "hangup,16")
 
     server = AgiServer("127.0.0.1", 0)
     server.route("route", handler)
@@ -66,8 +66,8 @@ async def main() -> None:
     rows = []
     base = await measure(server, "noop", [], {})
     for label, args, variables in (
-        ("web call, token checked, plan built", ["web", "0"], {"TUGI_DIALED": "bob", "TUGI_TOKEN": token}),
-        ("internal call", ["internal", "0"], {"TUGI_DIALED": "202"}),
+        ("web call, token checked, plan built", ["web", "0", "bob"], {"TUGI_TOKEN": token}),
+        ("internal call", ["internal", "0", "202"], {}),
     ):
         times = await measure(server, "route", args, variables)
         rows.append((label, times))

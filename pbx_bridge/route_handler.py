@@ -152,7 +152,7 @@ class RouteHandler:
             return CallNote(kind="unknown", refused="bad_kind", steps=[Step("hangup", "refused", cause=21)])
         if call_kind is CallKind.MASKED:
             return await self._plan_masked(call)
-        dialled = (await call.get("TUGI_DIALED"))[:64]
+        dialled = _dialled(call)
         request = CallRequest(kind=call_kind, dialled=dialled or None)
         note = CallNote(kind=call_kind.value)
         if call_kind is CallKind.WEB:
@@ -240,7 +240,7 @@ class RouteHandler:
             note.refused = "masking_disabled"
             note.steps = [Step("announce", "refused", announce=REFUSED_SOUND)]
             return note
-        dialled = await call.get("TUGI_DIALED")
+        dialled = _dialled(call)
         caller = call.env.get("agi_callerid", "")
         resolution = await asyncio.to_thread(self.masking.resolve, caller, dialled, None)
         note.steps = self._masked_steps(resolution, note)
@@ -248,7 +248,7 @@ class RouteHandler:
 
     async def _masked_with_pin(self, call: AgiCall, note: CallNote) -> list[Step]:
         pin = await call.get("TUGI_PIN")
-        dialled = await call.get("TUGI_DIALED")
+        dialled = _dialled(call)
         caller = call.env.get("agi_callerid", "")
         resolution = await asyncio.to_thread(
             self.masking.resolve, caller, dialled, pin if _DIGITS.match(pin or "") else ""
@@ -276,22 +276,23 @@ class RouteHandler:
 
     # -- answering the dialplan
     async def _answer(self, call: AgiCall, step: Step) -> None:
-        await call.set("TUGI_ACTION", step.action)
+        # The step goes back as one variable, "action,arg1,arg2", which the dialplan splits with
+        # ARRAY(): every AGI command is a round trip, and under load each one waits its turn in
+        # Tugi's event loop (bench/call_setup.py).
         if step.action == "dial":
-            await call.set("TUGI_DIAL", step.dial)
-            await call.set("TUGI_RING", step.ring)
             if step.caller_id:
                 await call.set("CALLERID(num)", step.caller_id)
                 await call.set("CALLERID(name)", step.caller_id)
             for name, value in step.headers:
                 await call.set(f"_{name}", value)
+            answer: tuple[str | int, ...] = ("dial", step.dial, step.ring)
         elif step.action == "read_pin":
-            await call.set("TUGI_PROMPT", PIN_PROMPT)
-            await call.set("TUGI_PIN_DIGITS", self.settings.masking.pin_digits)
+            answer = ("read_pin", PIN_PROMPT, self.settings.masking.pin_digits)
         elif step.action == "announce":
-            await call.set("TUGI_ANNOUNCE", step.announce)
+            answer = ("announce", step.announce)
         else:
-            await call.set("TUGI_CAUSE", step.cause)
+            answer = ("hangup", step.cause)
+        await call.set("TUGI_ANSWER", answer_value(answer))
 
     def _forget_old(self) -> None:
         if len(self.notes) < 1000:
@@ -299,3 +300,17 @@ class RouteHandler:
         horizon = time.monotonic() - NOTE_TTL
         for key in [k for k, note in self.notes.items() if note.created < horizon]:
             del self.notes[key]
+
+
+def answer_value(parts: tuple[str | int, ...]) -> str:
+    """The TUGI_ANSWER value for one step; a comma inside a part would shift the fields."""
+    texts = [str(part) for part in parts]
+    if any("," in text for text in texts):
+        raise UnsafeDialTarget(f"a {texts[0]} step's value contains a comma")
+    return ",".join(texts)
+
+
+def _dialled(call: AgiCall) -> str:
+    """What the caller dialled: the dialplan passes it, already filtered, as the third argument."""
+    args = call.args
+    return args[2][:64] if len(args) > 2 else ""

@@ -212,15 +212,13 @@ class StubAgi:
 def agi_dial(target: str, ring: int, route: str) -> list[str]:
     return [
         f"EXEC CELGenUserEvent TUGI_ROUTE,{route}",
-        'SET VARIABLE TUGI_ACTION "dial"',
-        f'SET VARIABLE TUGI_DIAL "{target}"',
-        f'SET VARIABLE TUGI_RING "{ring}"',
+        f'SET VARIABLE TUGI_ANSWER "dial,{target},{ring}"',
     ]
 
 
 def agi_hangup(cause: int, refused: str | None = None) -> list[str]:
     commands = [f"EXEC CELGenUserEvent TUGI_REFUSED,{refused}"] if refused else []
-    return [*commands, 'SET VARIABLE TUGI_ACTION "hangup"', f'SET VARIABLE TUGI_CAUSE "{cause}"']
+    return [*commands, f'SET VARIABLE TUGI_ANSWER "hangup,{cause}"']
 
 
 # ------------------------------------------------------------------------------------ scenarios
