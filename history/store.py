@@ -10,11 +10,11 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, delete, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +51,18 @@ _ERASED_VALUES: dict[str, Any] = {
     "callee_number_index": None,
     "extra": {},
 }
+# Core statements run with execute-time parameters, so each is compiled once. RETURNING (unused)
+# makes SQLAlchemy send a list of rows as one multi-row INSERT on both backends, not psycopg's
+# executemany pipeline (which logs noise when a race aborts it) nor SQLite's row-by-row ORM inserts.
+_NEW_INTERACTION = insert(Interaction.__table__).returning(Interaction.__table__.c.id)
+_NEW_LEGS = insert(CallLeg.__table__).returning(CallLeg.__table__.c.id)
+_NEW_UNIQUEIDS = insert(CallUniqueid.__table__).returning(CallUniqueid.__table__.c.uniqueid)
+# Built once: building `column.in_(values)` anew coerces every value, on every call saved.
+_UNIQUEIDS = bindparam("uniqueids", expanding=True)
+_STORED_AS = select(Interaction.id).where(Interaction.natural_key == bindparam("key")).union(
+    select(CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(_UNIQUEIDS))
+)
+_OWNERS = select(CallUniqueid.uniqueid, CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(_UNIQUEIDS))
 
 
 class _Raced(Exception):
@@ -96,6 +108,26 @@ class HistoryStore:
         """
         _check_record(record)
         return self._retrying(lambda session: self._save_call(session, record))
+
+    def save_calls(self, records: Sequence[CallRecord]) -> list[int]:
+        """Store several finished calls in one transaction, in order; returns their interaction ids.
+
+        Each is stored exactly as `save_call` stores it, only without a commit of its own. All or
+        none: if one fails, nothing is stored and the caller can save them one by one instead.
+        """
+        for record in records:
+            _check_record(record)
+
+        def work(session: Session) -> list[int]:
+            ids = []
+            for record in records:
+                ids.append(self._save_call(session, record))
+                # the next call (perhaps a re-delivery of this one) must read rows as now stored,
+                # not objects this one left behind, which Core updates have made stale
+                session.expunge_all()
+            return ids
+
+        return self._retrying(work)
 
     def known_uniqueids(self, uniqueids: set[str] | list[str]) -> set[str]:
         """Which of these channel uniqueids already belong to a stored call."""
@@ -459,37 +491,31 @@ class HistoryStore:
                 execution_options={"synchronize_session": False},
             )
         else:
-            row = Interaction(kind=CALL, natural_key=natural_key(record), **values)
-            session.add(row)
-            session.flush()
-            target = row.id
-        session.add_all(_leg_row(target, leg) for leg in record.legs)
-        seen = session.execute(
-            select(CallUniqueid.uniqueid, CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(keys))
-        ).all()
+            new_row = {"kind": CALL, "natural_key": natural_key(record), **values}
+            target = session.execute(_NEW_INTERACTION, new_row).scalar_one()
+        if record.legs:
+            session.execute(_NEW_LEGS, [_leg_values(target, leg) for leg in record.legs])
+        seen = session.execute(_OWNERS, {"uniqueids": sorted(keys)}).all()
         owners = {uniqueid: owner for uniqueid, owner in seen}
         if any(owner != target for owner in owners.values()):
             # another save stored this call since we looked: start over and find its row
             raise _Raced(record.linkedid)
         new_keys = sorted(keys - owners.keys())  # one order everywhere: racing savers do not deadlock
         if new_keys:
-            # one multi-row INSERT: psycopg's executemany pipeline logs noise when a race aborts it
-            session.execute(insert(CallUniqueid).values([{"uniqueid": k, "interaction_id": target} for k in new_keys]))
+            session.execute(_NEW_UNIQUEIDS, [{"uniqueid": k, "interaction_id": target} for k in new_keys])
         session.flush()
         return target
 
     def _matching(self, session: Session, key: str, uniqueids: set[str]) -> list[int]:
         """Interactions this call was already stored as, locked, lowest id first."""
-        query = select(Interaction.id).where(Interaction.natural_key == key).union(
-            select(CallUniqueid.interaction_id).where(CallUniqueid.uniqueid.in_(uniqueids))
-        )
-        found = sorted(set(session.scalars(query)))
+        params = {"key": key, "uniqueids": sorted(uniqueids)}
+        found = sorted(set(session.scalars(_STORED_AS, params)))
         if found:
             # Lock, then look again: a concurrent save may have merged rows meanwhile.
             session.execute(
                 select(Interaction.id).where(Interaction.id.in_(found)).order_by(Interaction.id).with_for_update()
             ).all()
-            found = sorted(set(session.scalars(query)))
+            found = sorted(set(session.scalars(_STORED_AS, params)))
         return found
 
     def _merge_into(self, session: Session, target: int, others: list[int]) -> None:
@@ -504,10 +530,9 @@ class HistoryStore:
         session.execute(delete(Interaction).where(Interaction.id.in_(others)), execution_options=sync)
 
     def _interaction_values(self, session: Session, record: CallRecord) -> dict[str, Any]:
-        customer_id = self._link_customer(session, record)
-        erased_at = None
-        if customer_id is not None:
-            erased_at = session.scalar(select(Customer.erased_at).where(Customer.id == customer_id))
+        customer = self._link_customer(session, record)
+        customer_id = None if customer is None else customer.id
+        erased_at = None if customer is None else customer.erased_at
         case_id = None
         order_ref = record.order_ref
         extra = dict(record.extra)
@@ -550,15 +575,24 @@ class HistoryStore:
             "erased_at": None,
         } | ({} if erased_at is None else {**_ERASED_VALUES, "erased_at": erased_at})
 
-    def _link_customer(self, session: Session, record: CallRecord) -> str | None:
-        """The customer of this call: the one the record names, else the owner of the number."""
+    def _link_customer(self, session: Session, record: CallRecord) -> Customer | None:
+        """The customer of this call: the one the record names, else the owner of the number.
+
+        The row itself, not its id: the session holds loaded rows only weakly, and asking again
+        for its erased_at would cost one more query per call.
+        """
         number = customer_number(record)
         if record.customer_id is None:
-            return None if number is None else self._customer_by_contact(session, "phone", number)
+            if number is None:
+                return None
+            owner = select(Customer).join(ContactPoint, ContactPoint.customer_id == Customer.id)
+            return session.scalar(
+                owner.where(ContactPoint.kind == "phone", ContactPoint.value_index == self._index("phone", number))
+            )
         customer = self._ensure_customer(session, record.customer_id)
         if number is not None and customer.erased_at is None:
             self._attach_contact(session, customer.id, "phone", number)
-        return customer.id
+        return customer
 
     def _ensure_customer(self, session: Session, customer_id: str) -> Customer:
         customer = session.get(Customer, customer_id)
@@ -674,23 +708,23 @@ def _check_record(record: CallRecord) -> None:
         raise ValueError(f"call {record.linkedid}: every time must be timezone-aware")
 
 
-def _leg_row(interaction_id: int, leg: LegRecord) -> CallLeg:
-    return CallLeg(
-        interaction_id=interaction_id,
-        uniqueid=leg.uniqueid,
-        party_kind=leg.party_kind.value,
-        party_ref=leg.party_ref,
-        started_at=leg.started_at,
-        answered_at=leg.answered_at,
-        ended_at=leg.ended_at,
-        outcome=leg.outcome,
-        hangup_cause=leg.hangup_cause,
-        is_caller=leg.is_caller,
-        transferred_to=leg.transferred_to,
-        ring_seconds=leg.ring_seconds,
-        talk_seconds=leg.talk_seconds,
-        hold_seconds=leg.hold_seconds,
-    )
+def _leg_values(interaction_id: int, leg: LegRecord) -> dict[str, Any]:
+    return {
+        "interaction_id": interaction_id,
+        "uniqueid": leg.uniqueid,
+        "party_kind": leg.party_kind.value,
+        "party_ref": leg.party_ref,
+        "started_at": leg.started_at,
+        "answered_at": leg.answered_at,
+        "ended_at": leg.ended_at,
+        "outcome": leg.outcome,
+        "hangup_cause": leg.hangup_cause,
+        "is_caller": leg.is_caller,
+        "transferred_to": leg.transferred_to,
+        "ring_seconds": leg.ring_seconds,
+        "talk_seconds": leg.talk_seconds,
+        "hold_seconds": leg.hold_seconds,
+    }
 
 
 def _leg_dict(leg: CallLeg) -> dict[str, Any]:

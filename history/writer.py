@@ -4,6 +4,10 @@
 task then stores records in order, retrying while the database is unreachable. A restart
 replays whatever the spool still holds: `HistoryStore.save_call` is idempotent, so a record
 stored just before a crash but not yet acknowledged is simply stored again in place.
+
+When calls end faster than they are stored, the records already waiting are stored together
+in one transaction (`HistoryStore.save_calls`); should that fail, they are stored one by one
+as usual, so an outage or one bad record is handled exactly as without batching.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -30,10 +35,16 @@ SPOOL_NAME = "calls.jsonl"
 REJECTED_NAME = "rejected.jsonl"
 # the database cannot be reached: wait and try again, as long as it takes
 _UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+MAX_BATCH = 50  # records per transaction: bounds how long one transaction holds its row locks
 
 
 class CallSink(Protocol):
     def save_call(self, record: CallRecord) -> int: ...
+
+
+@runtime_checkable
+class BatchCallSink(CallSink, Protocol):
+    def save_calls(self, records: Sequence[CallRecord]) -> list[int]: ...
 
 
 class RecordWriter:
@@ -46,17 +57,22 @@ class RecordWriter:
         retry_seconds: tuple[float, float] = (0.5, 10.0),
         *,
         attempts_on_error: int = 5,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         """`retry_seconds` is (first, longest) pause between attempts while the database is down.
 
         Any other database error (a constraint the record breaks, a missing table) is tried
         `attempts_on_error` times, then the record is set aside in `rejected.jsonl` — still on
         disk for an operator — so one bad record cannot hold up every call after it.
+
+        A store that also has `save_calls` gets up to `max_batch` waiting records at a time.
         """
         self._store = store
         self._spool = _Spool(Path(spool_dir))
         self._first_pause, self._longest_pause = retry_seconds
         self._attempts_on_error = attempts_on_error
+        self._max_batch = max_batch
+        self._batch_store = store if isinstance(store, BatchCallSink) else None
         self._queue: asyncio.Queue[tuple[str, CallRecord]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -107,11 +123,33 @@ class RecordWriter:
 
     async def _run(self) -> None:
         while True:
-            key, record = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._deliver(key, record)
+                if len(batch) == 1 or not await self._deliver_together(batch):
+                    for key, record in batch:
+                        await self._deliver(key, record)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _deliver_together(self, batch: list[tuple[str, CallRecord]]) -> bool:
+        """Store waiting records in one transaction; False if that failed, and they must go one by one.
+
+        Saving is idempotent, so a batch whose commit was in doubt does no harm when saved again.
+        """
+        if self._batch_store is None:
+            return False
+        try:
+            await asyncio.to_thread(self._batch_store.save_calls, [record for _, record in batch])
+        except Exception as exc:
+            # one by one, each record gets the usual waiting, retries and rejection
+            log.debug("history writer: %d records not stored together (%s); storing them one by one",
+                      len(batch), _reason(exc))
+            return False
+        await asyncio.to_thread(self._spool.ack, *(key for key, _ in batch))
+        return True
 
     async def _deliver(self, key: str, record: CallRecord) -> None:
         pause = self._first_pause
@@ -188,14 +226,14 @@ class _Spool:
                 os.fsync(spool.fileno())
             self._pending.add(key)
 
-    def ack(self, key: str) -> None:
+    def ack(self, *keys: str) -> None:
         with self._lock:
-            self._pending.discard(key)
+            self._pending.difference_update(keys)
             if not self._pending:
                 self._rewrite({})
                 return
             with _open_private(self.path, "a") as spool:
-                spool.write(json.dumps({"done": key}) + "\n")
+                spool.write("".join(json.dumps({"done": key}) + "\n" for key in keys))
 
     def reject(self, key: str, record: CallRecord, reason: str) -> None:
         with self._lock:

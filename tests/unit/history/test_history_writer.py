@@ -188,3 +188,50 @@ async def test_a_record_the_store_refuses_outright_is_set_aside_at_once(tmp_path
         await writer.flush(timeout=5)
     assert store.attempts == 1
     assert "timezone-aware" in (tmp_path / "rejected.jsonl").read_text()
+
+
+class FakeBatchStore(FakeStore):
+    """A store that also saves several records in one transaction (all or none), like HistoryStore."""
+
+    def __init__(self, bad: str | None = None) -> None:
+        super().__init__()
+        self.bad = bad
+        self.batches: list[list[str]] = []
+
+    def save_call(self, call: CallRecord) -> int:
+        if call.linkedid == self.bad:
+            raise IntegrityError("INSERT INTO interaction", {}, ValueError("broken record"))
+        return super().save_call(call)
+
+    def save_calls(self, calls: list[CallRecord]) -> list[int]:
+        if any(c.linkedid == self.bad for c in calls):
+            raise IntegrityError("INSERT INTO interaction", {}, ValueError("broken record"))
+        self.batches.append([c.linkedid for c in calls])
+        self.saved.extend(c.linkedid for c in calls)
+        return list(range(len(calls)))
+
+
+async def test_records_waiting_together_are_stored_in_one_transaction_in_order(tmp_path: Path) -> None:
+    store = FakeBatchStore()
+    store.gate.clear()  # hold the first save so the rest pile up behind it
+    async with RecordWriter(store, tmp_path) as writer:
+        for n in range(30):
+            await writer.submit(record(str(n)))
+        store.gate.set()
+        await writer.flush(timeout=5)
+    assert store.saved == [str(n) for n in range(30)]
+    assert any(len(batch) > 1 for batch in store.batches)
+    assert spool_lines(tmp_path) == []
+
+
+async def test_one_bad_record_in_a_batch_is_set_aside_alone_and_the_others_are_stored(tmp_path: Path) -> None:
+    store = FakeBatchStore(bad="3")
+    store.gate.clear()
+    async with RecordWriter(store, tmp_path, retry_seconds=(0.01, 0.01), attempts_on_error=2) as writer:
+        for n in range(8):
+            await writer.submit(record(str(n)))
+        store.gate.set()
+        await writer.flush(timeout=5)
+    assert store.saved == [str(n) for n in range(8) if n != 3]
+    rejected = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text().splitlines()]
+    assert [r["record"]["linkedid"] for r in rejected] == ["3"]
