@@ -78,7 +78,7 @@ class ProxyPool:
         """Pick the proxy (and PIN) for a new session between these two parties."""
         if not self.numbers:
             raise PoolExhausted("the proxy-number pool is empty: add numbers to masking.pool")
-        busy = store.proxies_in_use(customer_index, now) | store.proxies_in_use(courier_index, now)
+        busy = store.proxies_in_use((customer_index, courier_index), now)
         proxy = self.pick_unique(busy)
         if proxy is not None:
             return Allocation(proxy, None)

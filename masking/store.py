@@ -9,7 +9,7 @@ their expiry stay open until `close_expired` runs, and lookups must not treat th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -55,8 +55,8 @@ class SessionStore(Protocol):
     def last_closed_on_proxy(self, number_index: str, proxy_number: str) -> StoredSession | None:
         """The most recently closed session on this proxy in which this number took part."""
 
-    def proxies_in_use(self, number_index: str, now: datetime) -> set[str]:
-        """Proxy numbers of the live sessions in which this number takes part."""
+    def proxies_in_use(self, number_indexes: Collection[str], now: datetime) -> set[str]:
+        """Proxy numbers of the live sessions in which any of these numbers takes part."""
 
     def live_pins(self, proxy_number: str, now: datetime) -> set[str]:
         """PINs of the live sessions on this proxy number."""
@@ -111,8 +111,10 @@ class InMemorySessionStore:
         ]
         return max(closed, key=lambda s: s.closed_at or s.created_at, default=None)
 
-    def proxies_in_use(self, number_index: str, now: datetime) -> set[str]:
-        return {s.proxy_number for s in self._with_index(number_index) if s.is_live(now)}
+    def proxies_in_use(self, number_indexes: Collection[str], now: datetime) -> set[str]:
+        if isinstance(number_indexes, str):
+            raise TypeError("proxies_in_use takes a collection of blind indexes, not one string")
+        return {s.proxy_number for index in number_indexes for s in self._with_index(index) if s.is_live(now)}
 
     def live_pins(self, proxy_number: str, now: datetime) -> set[str]:
         return {

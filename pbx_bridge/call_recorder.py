@@ -22,6 +22,9 @@ from pbx_bridge.route_handler import CallNote
 log = logging.getLogger(__name__)
 
 TRACKED_EVENTS = frozenset({"CEL", "Hold", "Unhold"})
+# Distinct header lists remembered for the raw-event buffer; AMI sends a handful, so this only
+# bounds a misbehaving stream.
+_MAX_SHAPES = 256
 
 _CHANNEL_OF_KIND = {
     "web": Channel.WEB,
@@ -79,7 +82,11 @@ class CallRecorder:
         self.notes = notes
         self.sink = sink
         self.journal = journal
-        self._raw: dict[str, list[dict[str, str]]] = {}
+        # The raw events of each live call, kept until it ends, for the journal: as (header
+        # names, values), the names tuple shared by every event with those headers. A dict per
+        # event held its two dozen names and a hash table for each: twice the size of the tuples.
+        self._raw: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.recorded = 0
         self._finished: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._finisher: asyncio.Task[None] | None = None
@@ -87,12 +94,9 @@ class CallRecorder:
     async def on_event(self, event: Mapping[str, str]) -> None:
         if event.get("Event") not in TRACKED_EVENTS:
             return
-        # Kept until the call ends, for the journal. The AMI parser makes new key strings for
-        # every event; interned, the two dozen header names are stored once, not once per event
-        # (half of what a live call costs).
-        fields = {sys.intern(k): v for k, v in event.items() if isinstance(v, str)}
+        fields = {k: v for k, v in event.items() if isinstance(v, str)}
         linkedid = fields.get("LinkedID") or fields.get("Linkedid") or fields.get("Uniqueid", "")
-        self._raw.setdefault(linkedid, []).append(fields)
+        self._keep(linkedid, fields)
         try:
             finished = self.tracker.feed(fields)
         except Exception:
@@ -131,11 +135,21 @@ class CallRecorder:
                 await self._finisher
             self._finisher = None
 
+    def _keep(self, linkedid: str, fields: dict[str, str]) -> None:
+        names = tuple(fields)
+        shape = self._shapes.get(names)
+        if shape is None:
+            # The AMI parser makes new name strings for every event; interned, each is held once.
+            shape = tuple(sys.intern(name) for name in names)
+            if len(self._shapes) < _MAX_SHAPES:
+                self._shapes[shape] = shape
+        self._raw.setdefault(linkedid, []).append((shape, tuple(fields.values())))
+
     async def _finish(self, record: CallRecord) -> None:
         record = annotate(record, self.notes)
         events = []
         for uniqueid in {record.linkedid, *record.uniqueids}:
-            events += self._raw.pop(uniqueid, [])
+            events += [dict(zip(names, values, strict=True)) for names, values in self._raw.pop(uniqueid, [])]
         if self.journal is not None and events:
             try:
                 await self.journal(record.linkedid, events)

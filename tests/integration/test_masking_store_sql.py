@@ -366,24 +366,34 @@ def test_lookups_use_indexes_not_table_scans(engine: Engine) -> None:
     _fill(engine, rows, now)
     store = SqlSessionStore(engine)
     courier = f"{7:064x}"
-    plans = _plans(
-        engine,
-        [
-            lambda: store.get("fill-7"),
-            lambda: store.open_on_proxy(courier, "+3726001007"),
-            lambda: store.last_closed_on_proxy(courier, "+3726001007"),
-            lambda: store.proxies_in_use(courier, now),
-            lambda: store.live_pins("+3726001000", now),
-            lambda: store.for_order("order-7"),
-            lambda: store.for_customer("cust-7"),
-            lambda: store.close_expired(now - timedelta(days=100)),
-            lambda: store.purge_closed_before(now - timedelta(days=60)),
-        ],
-    )
-    assert len(plans) == 10  # last_closed_on_proxy asks once per role
-    for statement, plan in plans:
-        assert "Seq Scan" not in plan, f"{statement}\n{plan}"
-        assert "SCAN masking_session" not in plan, f"{statement}\n{plan}"
+    calls = [
+        lambda: store.get("fill-7"),
+        lambda: store.open_on_proxy(courier, "+3726001007"),
+        lambda: store.last_closed_on_proxy(courier, "+3726001007"),
+        lambda: store.proxies_in_use([courier], now),
+        lambda: store.live_pins("+3726001000", now),
+        lambda: store.for_order("order-7"),
+        lambda: store.for_customer("cust-7"),
+        lambda: store.close_expired(now - timedelta(days=100)),
+        lambda: store.purge_closed_before(now - timedelta(days=60)),
+    ]
+
+    def check(plans: list[tuple[str, str]]) -> None:
+        assert len(plans) == len(calls)
+        for statement, plan in plans:
+            assert "Seq Scan" not in plan, f"{statement}\n{plan}"
+            assert "SCAN masking_session" not in plan, f"{statement}\n{plan}"
+        # The expiry index is for housekeeping: a lookup by person or proxy answered from it
+        # reads every open session in the table.
+        for statement, plan in plans[:-2]:
+            assert "closed_expires" not in plan, f"{statement}\n{plan}"
+
+    check(_plans(engine, calls))
+    if engine.dialect.name == "sqlite":
+        # Tugi never runs ANALYZE on SQLite: the plans must hold without statistics too.
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE sqlite_stat1"))
+        check(_plans(engine, calls))
 
 
 # -- migration ----------------------------------------------------------------------------------
