@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 
 from config.schema import Settings
 from routing.hours import is_open, rule_for, to_local
+from web.contact.countries import country_name
 from web.errors import bad_request
 from web.validation import body_string, parse_moment
 
@@ -65,12 +66,6 @@ def _example(region: str) -> str:
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def _country(region: str) -> str:
-    example = phonenumbers.example_number(region)
-    name = geocoder.country_name_for_number(example, "en") if example is not None else ""
-    return name or region
-
-
 def _listing(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -94,7 +89,7 @@ def customer_number(body: dict[str, Any], settings: Settings) -> str:
     region = phonenumbers.region_code_for_number(parsed)
     allowed = list(settings.shop.allowed_regions)
     if region not in allowed:
-        countries = _listing([_country(r) for r in allowed])
+        countries = _listing([country_name(r) for r in allowed])
         raise bad_request("number", f"Sorry, we can only call back numbers in {countries}.")
     kind = phonenumbers.number_type(parsed)
     if kind not in _CALLABLE:
