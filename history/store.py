@@ -140,26 +140,34 @@ class HistoryStore:
 
     def append_events(self, linkedid: str, events: list[dict[str, Any]]) -> int:
         """Journal raw AMI/CEL events of one call, in the order given; returns how many."""
-        if not events:
+        return self.append_events_many([(linkedid, events)])
+
+    def append_events_many(self, calls: Sequence[tuple[str, list[dict[str, Any]]]]) -> int:
+        """Journal the raw events of several calls in one transaction; returns how many events."""
+        calls = [(linkedid, events) for linkedid, events in calls if events]
+        if not calls:
             return 0
         now = datetime.now(UTC)
+        rows = []
         with self._session() as session, session.begin():
-            last = session.scalar(select(func.max(EventJournal.seq)).where(EventJournal.linkedid == linkedid))
-            start = (last or 0) + 1
+            for linkedid, events in calls:
+                last = session.scalar(select(func.max(EventJournal.seq)).where(EventJournal.linkedid == linkedid))
+                start = (last or 0) + 1
+                rows += [
+                    {
+                        "linkedid": linkedid,
+                        "uniqueid": _event_field(event, "Uniqueid", "UniqueID", "UniqueId"),
+                        "seq": start + offset,
+                        "event": (_event_field(event, "Event", "EventName") or "")[:64],
+                        "payload": event,
+                        "received_at": now,
+                    }
+                    for offset, event in enumerate(events)
+                ]
             # One Core executemany: every finished call journals dozens of events, and ORM
             # objects cost more than the rows themselves (bench/ami_ingestion.py).
-            session.execute(_NEW_JOURNAL_ROWS, [
-                {
-                    "linkedid": linkedid,
-                    "uniqueid": _event_field(event, "Uniqueid", "UniqueID", "UniqueId"),
-                    "seq": start + offset,
-                    "event": (_event_field(event, "Event", "EventName") or "")[:64],
-                    "payload": event,
-                    "received_at": now,
-                }
-                for offset, event in enumerate(events)
-            ])
-        return len(events)
+            session.execute(_NEW_JOURNAL_ROWS, rows)
+        return len(rows)
 
     def journal(self, linkedid: str) -> list[dict[str, Any]]:
         """The raw events journalled under `linkedid`, oldest first (internal use only)."""

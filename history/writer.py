@@ -93,11 +93,16 @@ class RecordWriter:
 
     async def submit(self, record: CallRecord) -> None:
         """Durably accept a record: on return it is on disk and will reach the database."""
+        await self.submit_many([record])
+
+    async def submit_many(self, records: list[CallRecord]) -> None:
+        """Durably accept several records with one fsync; on return all are on disk."""
         if self._task is None:
             raise RuntimeError("the history writer is not started; call start() first")
-        key = uuid.uuid4().hex
-        await asyncio.to_thread(self._spool.append, key, record)
-        self._queue.put_nowait((key, record))
+        keyed = [(uuid.uuid4().hex, record) for record in records]
+        await asyncio.to_thread(self._spool.append, *keyed)
+        for item in keyed:
+            self._queue.put_nowait(item)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every record submitted so far is stored (or set aside as rejected)."""
@@ -216,15 +221,18 @@ class _Spool:
             self._pending = set(entries)
             return [(key, record_from_dict(data)) for key, data in entries.items()]
 
-    def append(self, key: str, record: CallRecord) -> None:
-        line = json.dumps({"put": key, "record": record_to_dict(record)}, ensure_ascii=False)
+    def append(self, *keyed: tuple[str, CallRecord]) -> None:
+        lines = "".join(
+            json.dumps({"put": key, "record": record_to_dict(record)}, ensure_ascii=False) + "\n"
+            for key, record in keyed
+        )
         with self._lock:
             self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             with _open_private(self.path, "a") as spool:
-                spool.write(line + "\n")
+                spool.write(lines)
                 spool.flush()
                 os.fsync(spool.fileno())
-            self._pending.add(key)
+            self._pending.update(key for key, _ in keyed)
 
     def ack(self, *keys: str) -> None:
         with self._lock:

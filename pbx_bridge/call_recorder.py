@@ -41,7 +41,10 @@ class Tracker(Protocol):
     def feed(self, event: Mapping[str, str]) -> list[CallRecord]: ...
 
 
-Sink = Callable[[CallRecord], Awaitable[None]]
+# Both take every call that finished meanwhile at once: one fsync, one transaction for them all.
+Sink = Callable[[list[CallRecord]], Awaitable[None]]
+Journal = Callable[[list[tuple[str, list[dict[str, str]]]]], Awaitable[None]]
+MAX_BATCH = 50
 
 
 def annotate(record: CallRecord, notes: Mapping[str, CallNote]) -> CallRecord:
@@ -76,7 +79,7 @@ class CallRecorder:
         tracker: Tracker,
         notes: Mapping[str, CallNote],
         sink: Sink,
-        journal: Callable[[str, list[dict[str, str]]], Awaitable[None]] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.tracker = tracker
         self.notes = notes
@@ -114,13 +117,16 @@ class CallRecorder:
 
     async def _finish_in_order(self) -> None:
         while True:
-            record = await self._finished.get()
+            batch = [await self._finished.get()]
+            while len(batch) < MAX_BATCH and not self._finished.empty():
+                batch.append(self._finished.get_nowait())
             try:
-                await self._finish(record)
+                await self.finish(batch)
             except Exception:
-                log.exception("could not hand call %s to the history writer", record.linkedid)
+                log.exception("could not hand %d finished calls to the history writer", len(batch))
             finally:
-                self._finished.task_done()
+                for _ in batch:
+                    self._finished.task_done()
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until every call finished so far is handed to the sink."""
@@ -145,18 +151,23 @@ class CallRecorder:
                 self._shapes[shape] = shape
         self._raw.setdefault(linkedid, []).append((shape, tuple(fields.values())))
 
-    async def _finish(self, record: CallRecord) -> None:
-        record = annotate(record, self.notes)
-        events = []
-        for uniqueid in {record.linkedid, *record.uniqueids}:
-            events += [dict(zip(names, values, strict=True)) for names, values in self._raw.pop(uniqueid, [])]
-        if self.journal is not None and events:
+    async def finish(self, records: list[CallRecord]) -> None:
+        """Journal the raw events of these finished calls, then hand their records on, in order."""
+        records = [annotate(record, self.notes) for record in records]
+        entries = []
+        for record in records:
+            events = []
+            for uniqueid in {record.linkedid, *record.uniqueids}:
+                events += [dict(zip(names, values, strict=True)) for names, values in self._raw.pop(uniqueid, [])]
+            if events:
+                entries.append((record.linkedid, events))
+        if self.journal is not None and entries:
             try:
-                await self.journal(record.linkedid, events)
+                await self.journal(entries)
             except Exception:
-                log.warning("could not journal the events of call %s", record.linkedid, exc_info=True)
-        await self.sink(record)
-        self.recorded += 1
+                log.warning("could not journal the events of %d calls", len(entries), exc_info=True)
+        await self.sink(records)
+        self.recorded += len(records)
 
 
 class Reconciler:
@@ -198,7 +209,7 @@ class Reconciler:
         for record in finished:
             if await self.known_uniqueids(set(record.uniqueids)):
                 continue
-            await self.recorder._finish(record)
+            await self.recorder.finish([record])
             self.rebuilt += 1
         if self.rebuilt:
             log.info("reconciliation: %d calls rebuilt from Asterisk's CEL file so far", self.rebuilt)

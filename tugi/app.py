@@ -100,7 +100,7 @@ class Engine:
         self.agi.route("route", self.routes)
         self.writer = RecordWriter(self.history, self.data_dir / "spool")
         self.recorder = CallRecorder(
-            CelTracker(s), self.routes.notes, self.writer.submit, journal=self._journal
+            CelTracker(s), self.routes.notes, self.writer.submit_many, journal=self._journal
         )
         self.reconciler = Reconciler(
             self.recorder, lambda: CelTracker(s, source="reconciliation"), self._read_cel_file, self._known
@@ -170,8 +170,8 @@ class Engine:
     async def _known(self, uniqueids: set[str]) -> set[str]:
         return await asyncio.to_thread(self.history.known_uniqueids, uniqueids)
 
-    async def _journal(self, linkedid: str, events: list[dict[str, str]]) -> None:
-        await asyncio.to_thread(self.history.append_events, linkedid, events)
+    async def _journal(self, calls: list[tuple[str, list[dict[str, str]]]]) -> None:
+        await asyncio.to_thread(self.history.append_events_many, calls)
 
     async def _last_handler(self, number: str) -> str | None:
         return await asyncio.to_thread(self.history.last_handler, None, number)

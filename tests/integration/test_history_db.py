@@ -612,6 +612,20 @@ def test_event_journal_keeps_raw_events_in_order_until_purged(store: HistoryStor
     assert [e["seq"] for e in store.journal("5.1")] == [2, 3]
 
 
+def test_the_events_of_several_calls_are_journalled_together(store: HistoryStore) -> None:
+    store.append_events("6.1", [{"Event": "CEL", "EventName": "CHAN_START", "Uniqueid": "6.1"}])
+    written = store.append_events_many([
+        ("6.1", [{"Event": "CEL", "EventName": "HANGUP", "Uniqueid": "6.1"}]),
+        ("7.1", [{"Event": "CEL", "EventName": "CHAN_START", "Uniqueid": "7.1"},
+                 {"Event": "CEL", "EventName": "HANGUP", "Uniqueid": "7.2"}]),
+        ("8.1", []),
+    ])
+    assert written == 3
+    assert [(e["seq"], e["payload"]["EventName"]) for e in store.journal("6.1")] == [(1, "CHAN_START"), (2, "HANGUP")]
+    assert [(e["seq"], e["uniqueid"]) for e in store.journal("7.1")] == [(1, "7.1"), (2, "7.2")]
+    assert store.journal("8.1") == []
+
+
 # ---------------------------------------------------------------- exports
 
 

@@ -26,11 +26,12 @@ async def test_journal_gets_every_raw_event_unchanged(name: str) -> None:
     journaled: dict[str, list[dict[str, Any]]] = {}
     records: list[CallRecord] = []
 
-    async def journal(linkedid: str, batch: list[dict[str, str]]) -> None:
-        journaled.setdefault(linkedid, []).extend(batch)
+    async def journal(calls: list[tuple[str, list[dict[str, str]]]]) -> None:
+        for linkedid, batch in calls:
+            journaled.setdefault(linkedid, []).extend(batch)
 
-    async def sink(record: CallRecord) -> None:
-        records.append(record)
+    async def sink(finished: list[CallRecord]) -> None:
+        records.extend(finished)
 
     recorder = CallRecorder(CelTracker(capture_settings()), {}, sink, journal=journal)
     for event in events:
