@@ -53,11 +53,13 @@ def utc_now() -> datetime:
 
 
 def create_database_engine(url: str) -> Engine_:
-    engine = create_engine(url, pool_pre_ping=True)
+    # A server's connections can be cut under Tugi, so they are pinged before use; a file
+    # cannot, and the ping would be one more statement in every transaction.
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         # Erased personal data must not linger in SQLite's free pages.
         @event.listens_for(engine, "connect")
-        def _secure_delete(connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_settings(connection, _record) -> None:  # type: ignore[no-untyped-def]
             connection.execute("PRAGMA secure_delete = ON")
             connection.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL still never corrupts the file, and a record is already durable
