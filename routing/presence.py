@@ -152,9 +152,16 @@ class PresenceSnapshot(Mapping[str, PersonPresence]):
         return default if default is not None else PersonPresence(staff_id)
 
     def with_person(self, person: PersonPresence) -> PresenceSnapshot:
+        # Every device-state event comes here twice (registration, then state), mostly without
+        # a change; copying the map of the whole staff for nothing was a cost per call that
+        # grew with the team (bench/call_setup.py).
+        if self._people.get(person.staff_id) == person:
+            return self
         people = dict(self._people)
         people[person.staff_id] = person  # an update keeps the person's place in the order
-        return PresenceSnapshot(people.values())
+        snapshot = PresenceSnapshot.__new__(PresenceSnapshot)
+        snapshot._people = MappingProxyType(people)
+        return snapshot
 
     @classmethod
     def all_available(cls, staff_ids: Iterable[str]) -> PresenceSnapshot:
