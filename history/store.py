@@ -130,6 +130,11 @@ class HistoryStore:
 
         return self._retrying(work)
 
+    def latest_call_start(self) -> datetime | None:
+        """When the most recent stored call began; None while no call is stored."""
+        with self._session() as session:
+            return session.scalar(select(func.max(Interaction.started_at)).where(Interaction.kind == CALL))
+
     def known_uniqueids(self, uniqueids: set[str] | list[str]) -> set[str]:
         """Which of these channel uniqueids already belong to a stored call."""
         wanted = list(set(uniqueids))

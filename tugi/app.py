@@ -33,6 +33,7 @@ from pbx_bridge.ami_session import AmiError, AmiSession, AmiSettings
 from pbx_bridge.call_recorder import TRACKED_EVENTS, CallRecorder, Reconciler
 from pbx_bridge.call_tokens import CallTokens
 from pbx_bridge.callbacks import CallbackError, CallbackPlacer
+from pbx_bridge.cel_file import read_since
 from pbx_bridge.cel_tracker import CelTracker
 from pbx_bridge.presence_feed import PRESENCE_EVENTS, PresenceFeed
 from pbx_bridge.route_handler import RouteHandler
@@ -45,6 +46,9 @@ log = logging.getLogger("tugi")
 
 Clock = Callable[[], datetime]
 RECONCILE = "TugiReconcile"  # a message Tugi queues for itself behind the AMI events
+# How far before the last reconciliation the CEL file is read again: calls in progress then
+# started at most this long before, and their rows from the start are needed to rebuild them.
+CEL_REPLAY_MARGIN = timedelta(hours=12)
 AMI_EVENTS = PRESENCE_EVENTS | TRACKED_EVENTS  # what the subscribers below read; manager.conf asks for these
 
 
@@ -112,6 +116,7 @@ class Engine:
         self.ami.on_login(self.presence.resync)
         self.ami.on_login(self._after_login)
         self._tasks: list[asyncio.Task] = []
+        self._last_reconciled: datetime | None = None
         self.http_runner = None
 
     def _build_masking(self):
@@ -160,9 +165,21 @@ class Engine:
         session.inject(AmiMessage({"Event": RECONCILE, "Live": live}))
 
     def _read_cel_file(self) -> list[str]:
+        """Asterisk's CEL rows from a while before the last reconciliation (or, on the first,
+        before the newest stored call): enough for every call that was in progress then."""
         path = Path(self.settings.asterisk.cel_csv or "")
+        started = datetime.now(UTC)
+        anchor = self._last_reconciled
+        if anchor is None:
+            try:
+                anchor = self.history.latest_call_start()
+            except Exception as exc:  # the database is down: read the whole file, as a first run would
+                log.warning("reconciliation reads the whole CEL file: %s", exc)
+        since = (anchor - CEL_REPLAY_MARGIN).timestamp() if anchor is not None else None
         try:
-            return path.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_since(path, since)
+            self._last_reconciled = started
+            return lines
         except FileNotFoundError:
             return []  # Asterisk writes it with the first call
         except OSError as exc:

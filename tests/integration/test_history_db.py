@@ -798,3 +798,11 @@ def test_writer_stores_into_this_database(store: HistoryStore, engine: Engine, t
     asyncio.run(scenario())
     assert count(engine, Interaction) == 10
 
+
+
+def test_latest_call_start_is_the_newest_stored_call(store: HistoryStore) -> None:
+    assert store.latest_call_start() is None
+    store.save_call(call("1.1", at=T0))
+    store.save_call(call("2.1", at=T0 + timedelta(hours=3)))
+    store.save_call(call("3.1", at=T0 + timedelta(hours=1)))
+    assert store.latest_call_start() == T0 + timedelta(hours=3)
