@@ -9,6 +9,7 @@ What it adds to panoramisk's Manager, each for a failure seen in the field:
   `AmiDisconnected` — it is never re-sent behind the caller's back (a re-sent Originate
   rings a customer twice);
 - events are handed to subscribers one at a time, in the order Asterisk sent them;
+- events no subscriber reads (`AmiSettings.events`) are dropped before they are parsed;
 - after each login, `on_login` callbacks run first, so live state can be resynchronised
   (events during an outage are gone).
 """
