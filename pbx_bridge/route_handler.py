@@ -22,11 +22,15 @@ from masking.model import Connect, NeedPin
 from pbx_bridge.agi_server import AgiCall
 from pbx_bridge.call_tokens import CallTokens, TokenError
 from pbx_bridge.dialstrings import UnsafeDialTarget, carrier_channel, dial_string, safe_reference
-from routing.model import CallKind, CallRequest, Plan
+from routing.model import CallKind, CallRequest, Plan, Target
 from routing.planner import plan_call
 from routing.presence import PresenceSnapshot
 
 log = logging.getLogger(__name__)
+
+# Asterisk reads each AGI command into a 2,048-byte buffer (res_agi.c, AGI_BUF_LEN) and cuts
+# off the rest, so a ring-all to some 150 phones would lose the last ones without a word.
+MAX_DIAL_STRING = 1900
 
 REFUSED_SOUND = "ss-noservice"        # "the number you have dialled is not in service"
 CLOSED_SOUND = "vm-nobodyavail"       # "nobody is available to take your call"
@@ -203,9 +207,16 @@ class RouteHandler:
         headers = self._reference_headers(note)
         for ring in plan.steps:
             try:
-                steps.append(Step("dial", ring.label, dial_string(ring.targets, self.settings), ring.ring_seconds))
+                parts = _fitting_dial_strings(ring.targets, self.settings)
             except UnsafeDialTarget as exc:
                 log.error("route: skipped a step: %s", exc)
+                continue
+            if len(parts) > 1:
+                log.warning("route: %s rings %d phones, more than one Asterisk command holds; "
+                            "ringing them in %d steps", ring.label, len(ring.targets), len(parts))
+            for index, dial in enumerate(parts, start=1):
+                label = ring.label if len(parts) == 1 else f"{ring.label} ({index}/{len(parts)})"
+                steps.append(Step("dial", label, dial, ring.ring_seconds))
         fallback = plan.fallback
         if fallback.kind == "outsourced" and fallback.target is not None:
             steps.append(Step(
@@ -300,6 +311,22 @@ class RouteHandler:
         horizon = time.monotonic() - NOTE_TTL
         for key in [k for k, note in self.notes.items() if note.created < horizon]:
             del self.notes[key]
+
+
+def _fitting_dial_strings(targets: tuple[Target, ...], settings: Settings) -> list[str]:
+    """The targets' dial string, split into several where one would be too long for Asterisk."""
+    whole = dial_string(targets, settings)
+    if len(whole) <= MAX_DIAL_STRING:
+        return [whole]
+    parts: list[str] = []
+    current = ""
+    for target in targets:
+        channel = dial_string((target,), settings)
+        if current and len(current) + 1 + len(channel) > MAX_DIAL_STRING:
+            parts.append(current)
+            current = ""
+        current = f"{current}&{channel}" if current else channel
+    return [*parts, current] if current else parts
 
 
 def answer_value(parts: tuple[str | int, ...]) -> str:
