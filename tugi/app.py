@@ -168,7 +168,7 @@ class Engine:
         """Asterisk's CEL rows from a while before the last reconciliation (or, on the first,
         before the newest stored call): enough for every call that was in progress then."""
         path = Path(self.settings.asterisk.cel_csv or "")
-        started = datetime.now(UTC)
+        started = datetime.now(UTC)  # the file's clock, which is the PBX's, never an injected one
         anchor = self._last_reconciled
         if anchor is None:
             try:
