@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -183,15 +182,6 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
-def wait_for_port(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
-
-
 def wait_for_line(path: Path, needle: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -224,7 +214,8 @@ def running_stack(agents: int = 300, keep: bool = False) -> Iterator[Stack]:
                 start_new_session=True,
             )
         processes.append(tugi)
-        wait_for_port("127.0.0.1", AGI_PORT, 60)
+        # From Tugi's log rather than by connecting: a probe would be a FastAGI request with no script.
+        wait_for_line(log, "FastAGI listening", 60)
         wait_for_line(log, "AMI: logged in", 60)
         with open(workdir / "agents.log", "wb") as out:
             phones = subprocess.Popen(

@@ -724,41 +724,22 @@ def _check_record(record: CallRecord) -> None:
         raise ValueError(f"call {record.linkedid}: every time must be timezone-aware")
 
 
+# A leg's fields, written from a LegRecord and read back from a CallLeg row under the same names.
+_LEG_FIELDS = (
+    "uniqueid", "party_kind", "party_ref", "started_at", "answered_at", "ended_at", "outcome", "hangup_cause",
+    "is_caller", "transferred_to", "ring_seconds", "talk_seconds", "hold_seconds",
+)
+_LEG_TIMES = ("started_at", "answered_at", "ended_at")
+
+
 def _leg_values(interaction_id: int, leg: LegRecord) -> dict[str, Any]:
-    return {
-        "interaction_id": interaction_id,
-        "uniqueid": leg.uniqueid,
-        "party_kind": leg.party_kind.value,
-        "party_ref": leg.party_ref,
-        "started_at": leg.started_at,
-        "answered_at": leg.answered_at,
-        "ended_at": leg.ended_at,
-        "outcome": leg.outcome,
-        "hangup_cause": leg.hangup_cause,
-        "is_caller": leg.is_caller,
-        "transferred_to": leg.transferred_to,
-        "ring_seconds": leg.ring_seconds,
-        "talk_seconds": leg.talk_seconds,
-        "hold_seconds": leg.hold_seconds,
-    }
+    values = {name: getattr(leg, name) for name in _LEG_FIELDS}
+    return {"interaction_id": interaction_id, **values, "party_kind": leg.party_kind.value}
 
 
 def _leg_dict(leg: CallLeg) -> dict[str, Any]:
-    return {
-        "uniqueid": leg.uniqueid,
-        "party_kind": leg.party_kind,
-        "party_ref": leg.party_ref,
-        "started_at": _iso(leg.started_at),
-        "answered_at": _iso(leg.answered_at),
-        "ended_at": _iso(leg.ended_at),
-        "outcome": leg.outcome,
-        "hangup_cause": leg.hangup_cause,
-        "is_caller": leg.is_caller,
-        "transferred_to": leg.transferred_to,
-        "ring_seconds": leg.ring_seconds,
-        "talk_seconds": leg.talk_seconds,
-        "hold_seconds": leg.hold_seconds,
-    }
+    values = {name: getattr(leg, name) for name in _LEG_FIELDS}
+    return {**values, **{name: _iso(values[name]) for name in _LEG_TIMES}}
 
 
 def _case_dict(case: Case) -> dict[str, Any]:

@@ -82,7 +82,7 @@ class FrameBuffer:
                 return
             raw = bytes(self._buffer[:end])
             del self._buffer[: end + len(FRAME_END)]
-            if self._events is not None and self._unwanted(raw):
+            if self._events is not None and self._unwanted(raw, self._events):
                 self.ignored += 1
                 continue
             message = parse_frame(raw)
@@ -92,11 +92,12 @@ class FrameBuffer:
             yield message
 
 
-    def _unwanted(self, raw: bytes) -> bool:
+    @staticmethod
+    def _unwanted(raw: bytes, events: set[bytes]) -> bool:
         head, _, _ = raw.lstrip(b"\r\n").partition(b"\r\n")
-        if not head.startswith(b"Event: ") or self._events is None:
+        if not head.startswith(b"Event: "):
             return False  # a reply to an action: always parsed
-        return head[7:].strip() not in self._events and b"\nActionID: " not in raw
+        return head[7:].strip() not in events and b"\nActionID: " not in raw
 
 
 def parse_frame(raw: bytes) -> AmiMessage | None:

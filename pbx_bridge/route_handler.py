@@ -315,18 +315,12 @@ class RouteHandler:
 
 def _fitting_dial_strings(targets: tuple[Target, ...], settings: Settings) -> list[str]:
     """The targets' dial string, split into several where one would be too long for Asterisk."""
-    whole = dial_string(targets, settings)
-    if len(whole) <= MAX_DIAL_STRING:
-        return [whole]
-    parts: list[str] = []
-    current = ""
-    for target in targets:
-        channel = dial_string((target,), settings)
-        if current and len(current) + 1 + len(channel) > MAX_DIAL_STRING:
-            parts.append(current)
-            current = ""
-        current = f"{current}&{channel}" if current else channel
-    return [*parts, current] if current else parts
+    parts = [""]
+    for channel in (dial_string((target,), settings) for target in targets):
+        if parts[-1] and len(parts[-1]) + 1 + len(channel) > MAX_DIAL_STRING:
+            parts.append("")
+        parts[-1] = f"{parts[-1]}&{channel}" if parts[-1] else channel
+    return parts
 
 
 def answer_value(parts: tuple[str | int, ...]) -> str:

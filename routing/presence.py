@@ -159,9 +159,7 @@ class PresenceSnapshot(Mapping[str, PersonPresence]):
             return self
         people = dict(self._people)
         people[person.staff_id] = person  # an update keeps the person's place in the order
-        snapshot = PresenceSnapshot.__new__(PresenceSnapshot)
-        snapshot._people = MappingProxyType(people)
-        return snapshot
+        return PresenceSnapshot(people.values())
 
     @classmethod
     def all_available(cls, staff_ids: Iterable[str]) -> PresenceSnapshot:
